@@ -1,0 +1,32 @@
+//! Shared vocabulary of the Palisade gateway.
+//!
+//! Every engine (native detectors, the SecLang/CRS engine, the OpenAPI validator,
+//! identity and rate limiting) speaks in the types defined here, so the proxy can
+//! run them as one pipeline without knowing what they are:
+//!
+//! * [`Transaction`]: one request/response exchange as seen by the inspection pipeline.
+//! * [`Detector`]: an engine that inspects a transaction in one or more [`Phase`]s and
+//!   reports [`Finding`]s.
+//! * [`Decision`]: what the decision stage concluded from the findings.
+//! * [`SecurityEvent`]: the typed record written for every inspected request that had
+//!   findings or was blocked.
+//!
+//! Nothing in this crate performs I/O.
+
+mod category;
+mod decision;
+mod detector;
+mod event;
+mod finding;
+mod principal;
+mod redact;
+mod transaction;
+
+pub use category::{ApiTop10, Category};
+pub use decision::{Action, Decision, DecisionPolicy, Exclusion, Mode};
+pub use detector::{Detector, Phase};
+pub use event::{Latencies, SecurityEvent};
+pub use finding::{Enforcement, Finding, Location, Severity};
+pub use principal::{Principal, PrincipalKind};
+pub use redact::{redact_evidence, Evidence, EVIDENCE_MAX_CHARS};
+pub use transaction::{RequestHead, ResponseEdit, ResponseHead, Transaction};
