@@ -1,1 +1,97 @@
-//! palisade-auth
+//! Identity and access control for the Palisade gateway.
+//!
+//! The engine turns a credential into a verified [`palisade_core::Principal`]
+//! and decides, per route, whether that principal may call it:
+//!
+//! * **JWT** ([`jwt`], [`issuer`]): HS256/384/512, RS256/384/512,
+//!   PS256/384/512, ES256/384 and EdDSA through the `jsonwebtoken` crate with
+//!   its pure-Rust (RustCrypto) backend. Per issuer an algorithm allow-list;
+//!   `none` is always refused; keys are bound to their algorithm family so a
+//!   public RSA/EC key can never verify an HMAC token (algorithm confusion);
+//!   `jku`, `x5u`, `x5c` and `jwk` headers are never followed; `kid` is only a
+//!   map key. Keys come from PEM or JWK files, a JWKS file, or a JWKS URL
+//!   cached in memory, refreshed on a schedule and on an unknown `kid` (at
+//!   most once per `jwks_min_refetch_seconds`).
+//! * **Opaque tokens** ([`introspection`]): RFC 7662 introspection behind a
+//!   trait, with a bounded TTL cache keyed by the token's hash.
+//! * **API keys** ([`apikey`]): `pk_<id>_<secret>`, stored as SHA-256 only in
+//!   an embedded SQLite store (create / revoke / list), verified against an
+//!   in-memory snapshot.
+//! * **mTLS** ([`mtls`]): a verified client certificate maps to a principal
+//!   (SAN URI, CN, SAN DNS or e-mail).
+//! * **Signed requests** ([`signature`]): HMAC-SHA256 over method, path,
+//!   timestamp, nonce, selected headers and body digest, with a replay cache
+//!   and a clock-skew window.
+//! * **Authorization** ([`authz`]): ordered rules by path pattern and method
+//!   requiring authentication, scopes and claim values. Missing or refused
+//!   credentials give a `BrokenAuthentication` finding enforced as 401 with an
+//!   RFC 6750 `WWW-Authenticate` challenge; insufficient rights give a
+//!   `BrokenFunctionAuthorization` finding enforced as 403.
+//! * **Identity headers** ([`identity_headers`]): client copies stripped,
+//!   verified values set for the upstream.
+//!
+//! [`AuthEngine`] ties these together; it is a [`palisade_core::Detector`]
+//! (sync, no I/O) with an optional async [`AuthEngine::authenticate`] step for
+//! JWKS refetches and introspection.
+//!
+//! Known limits: JWKS and introspection endpoints are reached over plain HTTP
+//! by the built-in client ([`fetch::HyperFetcher`]); HTTPS endpoints need a
+//! caller-supplied [`fetch::HttpFetcher`]. Encrypted tokens (JWE) are refused.
+//! The RSA implementation (RustCrypto `rsa`) is only used for public-key
+//! verification, where its known timing side channel (RUSTSEC-2023-0071,
+//! private-key operations) does not apply.
+
+pub mod apikey;
+pub mod authz;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod fetch;
+pub mod identity_headers;
+pub mod introspection;
+pub mod issuer;
+pub mod jwt;
+pub mod mtls;
+pub mod signature;
+pub mod token;
+
+pub use apikey::{ApiKeyIndex, ApiKeyRecord, ApiKeyStore, CreatedApiKey, NewApiKey};
+pub use authz::{AuthzDecision, PathPattern, RuleSet};
+pub use config::AuthConfig;
+pub use engine::{AuthEngine, AuthFailure, AuthOutcome};
+pub use error::{ConfigError, FetchError, JwtError, KeyStoreError};
+pub use identity_headers::IdentityHeaders;
+pub use mtls::{principal_from_certificate, PeerCertificate};
+
+use std::path::Path;
+
+/// Reads a secret from an environment variable or a file (relative to
+/// `base_dir`), trimming one trailing newline from files.
+pub fn read_secret(
+    base_dir: &Path,
+    env: Option<&str>,
+    file: Option<&Path>,
+) -> Result<Vec<u8>, ConfigError> {
+    match (env, file) {
+        (Some(var), None) => std::env::var(var)
+            .map(String::into_bytes)
+            .map_err(|_| ConfigError::Invalid(format!("environment variable {var} is not set"))),
+        (None, Some(path)) => {
+            let full = base_dir.join(path);
+            let mut bytes = std::fs::read(&full).map_err(|source| ConfigError::Io {
+                path: full.display().to_string(),
+                source,
+            })?;
+            if bytes.last() == Some(&b'\n') {
+                bytes.pop();
+                if bytes.last() == Some(&b'\r') {
+                    bytes.pop();
+                }
+            }
+            Ok(bytes)
+        }
+        _ => Err(ConfigError::Invalid(
+            "set exactly one of secret_env and secret_file".into(),
+        )),
+    }
+}

@@ -1,1 +1,63 @@
-//! palisade-proxy
+//! Palisade's HTTP engine.
+//!
+//! The proxy terminates client connections (HTTP/1.1, HTTP/2, TLS), runs every
+//! request through the inspection pipeline (see [`pipeline`]), forwards what is
+//! allowed to the upstream over pooled connections, and inspects the response
+//! on the way back. Engines plug in as [`palisade_core::Detector`]s; events leave
+//! through an [`EventRecorder`]. The configuration in force is held in a
+//! [`Gateway`] and swapped atomically on reload.
+
+pub mod admin;
+pub mod body;
+pub mod client_ip;
+pub mod conn;
+pub mod forwarding;
+pub mod hygiene;
+pub mod pipeline;
+pub mod problem;
+pub mod routing;
+pub mod runtime;
+pub mod upstream;
+
+use arc_swap::ArcSwap;
+use palisade_core::SecurityEvent;
+use std::sync::Arc;
+
+pub use runtime::Runtime;
+
+/// Where security events go. Implementations must not block.
+pub trait EventRecorder: Send + Sync + 'static {
+    fn record(&self, event: SecurityEvent);
+}
+
+/// Discards events (tests, benchmarks).
+#[derive(Debug, Default)]
+pub struct NoEvents;
+
+impl EventRecorder for NoEvents {
+    fn record(&self, _event: SecurityEvent) {}
+}
+
+/// The configuration in force, swappable at run time.
+#[derive(Clone, Debug)]
+pub struct Gateway {
+    inner: Arc<ArcSwap<Runtime>>,
+}
+
+impl Gateway {
+    pub fn new(runtime: Runtime) -> Self {
+        Gateway {
+            inner: Arc::new(ArcSwap::from_pointee(runtime)),
+        }
+    }
+
+    /// The runtime a new request should use; it keeps it to the end.
+    pub fn current(&self) -> Arc<Runtime> {
+        self.inner.load_full()
+    }
+
+    /// Installs a new runtime; in-flight requests finish on the old one.
+    pub fn swap(&self, runtime: Runtime) {
+        self.inner.store(Arc::new(runtime));
+    }
+}

@@ -1,1 +1,6 @@
-//! palisade-test-util
+//! Helpers shared by the test suites of the Palisade crates.
+//!
+//! * [`certs`]: a throw-away PKI (CA, server and client certificates written as PEM
+//!   files in a temporary directory) for tests that perform real TLS handshakes.
+
+pub mod certs;

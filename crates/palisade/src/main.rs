@@ -1,1 +1,379 @@
-fn main() {}
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use palisade::{start, Options};
+use palisade_config::{Config, Overrides};
+use palisade_core::Mode;
+use palisade_events::{EventQuery, EventStore, EventsConfig};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Palisade: an API security gateway.
+#[derive(Parser, Debug)]
+#[command(name = "palisade", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Protect an upstream API.
+    Serve(ServeArgs),
+    /// Validate a configuration file and explain what it sets up.
+    CheckConfig { file: PathBuf },
+    /// Run the embedded sample API with Palisade in front of it.
+    Demo(DemoArgs),
+    /// Query the security event store.
+    #[command(subcommand)]
+    Events(EventsCommand),
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on (overrides the first listener of the config file).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Upstream URL, e.g. http://127.0.0.1:5000.
+    #[arg(long)]
+    upstream: Option<String>,
+    /// block (default) or monitor.
+    #[arg(long)]
+    mode: Option<Mode>,
+    /// Admin listener address (metrics, health, reload).
+    #[arg(long)]
+    admin: Option<SocketAddr>,
+    /// Configuration file (TOML).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// SQLite event store path ("" disables it).
+    #[arg(long)]
+    events_db: Option<PathBuf>,
+    /// Also write events as JSON lines: "stdout" or a file path.
+    #[arg(long)]
+    events_jsonl: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[arg(long, default_value = "127.0.0.1:9901")]
+    admin: SocketAddr,
+    /// Send a scripted mix of legitimate and attack traffic, print what happened, and exit.
+    #[arg(long)]
+    attack: bool,
+    /// Event store of the demo.
+    #[arg(long, default_value = "palisade-demo-events.db")]
+    events_db: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+enum EventsCommand {
+    /// Print stored events, newest first.
+    Query {
+        #[arg(long, default_value = "palisade-events.db")]
+        db: PathBuf,
+        /// Only events newer than this (e.g. 10m, 2h, 1d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only events from this client IP.
+        #[arg(long)]
+        ip: Option<String>,
+        /// Only events with a finding of this rule id.
+        #[arg(long)]
+        rule: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow new events as they are written.
+    Tail {
+        #[arg(long, default_value = "palisade-events.db")]
+        db: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify the tamper-evident hash chain of the store.
+    Verify {
+        #[arg(long, default_value = "palisade-events.db")]
+        db: PathBuf,
+    },
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PALISADE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn events_config(db: Option<PathBuf>, jsonl: Option<String>) -> EventsConfig {
+    let mut cfg = EventsConfig::default();
+    if let Some(db) = db {
+        cfg.sqlite_path = if db.as_os_str().is_empty() {
+            None
+        } else {
+            Some(db)
+        };
+    }
+    if let Some(j) = jsonl {
+        cfg.jsonl = Some(palisade_events::JsonlTarget::parse(&j));
+    }
+    cfg
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_tracing();
+    match cli.command {
+        Command::Serve(args) => runtime()?.block_on(serve(args)),
+        Command::CheckConfig { file } => check_config(&file),
+        Command::Demo(args) => runtime()?.block_on(demo(args)),
+        Command::Events(cmd) => events(cmd),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let opts = Options {
+        config_path: args.config.clone(),
+        overrides: Overrides {
+            listen: args.listen,
+            upstream: args.upstream.clone(),
+            mode: args.mode,
+            admin: args.admin,
+        },
+        events: Some(events_config(
+            args.events_db.clone(),
+            args.events_jsonl.clone(),
+        )),
+    };
+    let gw = start(opts).await?;
+    for a in &gw.listen_addrs {
+        tracing::info!("palisade listening on {a}");
+    }
+    if let Some(a) = gw.admin_addr {
+        tracing::info!("admin on http://{a} (/metrics, /healthz, /readyz, POST /reload)");
+    }
+    wait_for_signals(&gw).await?;
+    tracing::info!("draining");
+    gw.shutdown().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_signals(gw: &palisade::RunningGateway) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                match gw.reload() {
+                    Ok(msg) => tracing::info!("SIGHUP: {msg}"),
+                    Err(e) => tracing::error!("SIGHUP: reload refused, previous configuration still serving: {e}"),
+                }
+            }
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signals(_gw: &palisade::RunningGateway) -> Result<()> {
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+fn check_config(file: &PathBuf) -> Result<()> {
+    let config = Config::load(file).map_err(|e| anyhow!("{e}"))?;
+    println!("{}: valid", file.display());
+    for l in &config.listeners {
+        let tls = match &l.tls {
+            Some(t) => format!(
+                "TLS ({} certificate(s), ALPN {})",
+                t.certificates.len(),
+                t.alpn.join(",")
+            ),
+            None => "plain HTTP".into(),
+        };
+        println!("  listener {} — {tls}", l.address);
+    }
+    if config.admin.enabled {
+        println!(
+            "  admin    {} — /metrics /healthz /readyz /reload",
+            config.admin.address
+        );
+    }
+    for u in &config.upstreams {
+        println!(
+            "  upstream {} → {} (connect {}, read {}, eject after {} failures for {})",
+            u.name,
+            u.addresses.join(", "),
+            u.connect_timeout,
+            u.read_timeout,
+            u.eject_after_failures,
+            u.eject_for
+        );
+    }
+    for r in &config.routes {
+        println!(
+            "  route    {} {}{} → {} mode={:?} threshold={}",
+            r.name,
+            r.host.as_deref().unwrap_or("*"),
+            r.path_prefix,
+            r.upstream,
+            r.mode.unwrap_or(config.decision.mode),
+            r.inbound_threshold
+                .unwrap_or(config.decision.inbound_threshold)
+        );
+    }
+    let l = &config.limits;
+    println!(
+        "  limits   header {} / {} headers, uri {}, body {} (inspect {}), header timeout {}, min body rate {}/s, idle {}, connections {} ({} per client)",
+        l.max_header_bytes, l.max_header_count, l.max_uri_bytes, l.max_body, l.inspect_body, l.header_read_timeout, l.min_body_rate, l.idle_timeout, l.max_connections, l.max_connections_per_ip
+    );
+    if config.upstreams.is_empty() {
+        println!("  note: no upstream defined; `palisade serve --upstream URL` must supply one");
+    }
+    Ok(())
+}
+
+async fn demo(args: DemoArgs) -> Result<()> {
+    let (api_addr, api) = palisade_demo::spawn_on_loopback()
+        .await
+        .context("starting the demo API")?;
+    let opts = Options {
+        config_path: None,
+        overrides: Overrides {
+            listen: Some(args.listen),
+            upstream: Some(format!("http://{api_addr}")),
+            mode: Some(Mode::Block),
+            admin: Some(args.admin),
+        },
+        events: Some(events_config(Some(args.events_db.clone()), None)),
+    };
+    let gw = start(opts).await?;
+    let gw_addr = gw.listen_addrs[0];
+    println!("Palisade demo");
+    println!("  sample API (unprotected): http://{api_addr}");
+    println!("  through Palisade:         http://{gw_addr}");
+    if let Some(a) = gw.admin_addr {
+        println!("  metrics:                  http://{a}/metrics");
+    }
+    println!(
+        "  events:                   palisade events query --db {}",
+        args.events_db.display()
+    );
+    println!();
+    if args.attack {
+        let outcomes = palisade::demo::run_attack(gw_addr).await?;
+        print!("{}", palisade::demo::render_table(&outcomes));
+        gw.flush_events(Duration::from_secs(5));
+        gw.shutdown().await;
+        let _ = api.shutdown().await;
+        return Ok(());
+    }
+    println!("try:  curl 'http://{gw_addr}/api/products?q=desk'");
+    println!("      curl 'http://{gw_addr}/api/products?q=%27%20OR%201%3D1--'");
+    println!("Ctrl-C to stop.");
+    wait_for_signals(&gw).await?;
+    gw.shutdown().await;
+    let _ = api.shutdown().await;
+    Ok(())
+}
+
+fn events(cmd: EventsCommand) -> Result<()> {
+    match cmd {
+        EventsCommand::Query {
+            db,
+            since,
+            ip,
+            rule,
+            limit,
+            json,
+        } => {
+            let store = open_store(&db)?;
+            let since_ms = match since {
+                Some(s) => {
+                    let d =
+                        palisade_events::parse_since(&s).map_err(|e| anyhow!("--since: {e}"))?;
+                    Some(palisade_events::cutoff_ms(palisade_events::now_ms(), d))
+                }
+                None => None,
+            };
+            let q = EventQuery {
+                since_ms,
+                ip,
+                rule,
+                limit,
+                ..Default::default()
+            };
+            for e in store.query(&q).map_err(|e| anyhow!("{e}"))? {
+                println!(
+                    "{}",
+                    if json {
+                        palisade_events::render_json(&e)
+                    } else {
+                        palisade_events::render_line(&e)
+                    }
+                );
+            }
+            Ok(())
+        }
+        EventsCommand::Tail { db, json } => {
+            let store = open_store(&db)?;
+            let mut last = store.last_id().map_err(|e| anyhow!("{e}"))?;
+            loop {
+                let batch = store.tail_after(last, 500).map_err(|e| anyhow!("{e}"))?;
+                for e in &batch {
+                    println!(
+                        "{}",
+                        if json {
+                            palisade_events::render_json(e)
+                        } else {
+                            palisade_events::render_line(e)
+                        }
+                    );
+                    last = last.max(e.id);
+                }
+                if batch.is_empty() {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+        }
+        EventsCommand::Verify { db } => {
+            let store = open_store(&db)?;
+            let report = store.verify_chain().map_err(|e| anyhow!("{e}"))?;
+            if report.is_intact() {
+                println!("hash chain intact: {} events, head {}", report.verified, report.head_hash);
+                Ok(())
+            } else {
+                bail!("hash chain broken: {report:?}")
+            }
+        }
+    }
+}
+
+fn open_store(db: &PathBuf) -> Result<EventStore> {
+    if !db.exists() {
+        bail!(
+            "{}: no event store here (is Palisade writing elsewhere? see --db)",
+            db.display()
+        );
+    }
+    EventStore::open(db).map_err(|e| anyhow!("{}: {e}", db.display()))
+}

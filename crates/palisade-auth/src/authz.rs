@@ -1,0 +1,382 @@
+//! Route authorization: path patterns, rules and their evaluation.
+//!
+//! Paths are matched after the same normalisation an upstream is likely to
+//! apply, so an encoded or dotted spelling of an admin path cannot slip past
+//! the admin rule: percent-decoding (an encoded `/` becomes a separator),
+//! removal of `;parameters` in a segment, empty and `.` segments dropped,
+//! `..` resolved, and (by default) ASCII case folding.
+
+use crate::config::{Access, AccessRuleConfig, CredentialKind};
+use crate::error::ConfigError;
+use http::Method;
+use palisade_core::{Principal, PrincipalKind};
+use percent_encoding::percent_decode_str;
+use std::collections::BTreeMap;
+
+/// Most segments a path is split into; beyond that the rest is one segment.
+const MAX_SEGMENTS: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PatternSegment {
+    Literal(String),
+    /// `*`: exactly one segment.
+    One,
+    /// `**`: zero or more segments.
+    Any,
+}
+
+/// A path pattern such as `/api/admin/**` or `/api/users/*/orders`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPattern {
+    segments: Vec<PatternSegment>,
+    case_insensitive: bool,
+}
+
+impl PathPattern {
+    pub fn parse(pattern: &str, case_insensitive: bool) -> Result<Self, String> {
+        if !pattern.starts_with('/') {
+            return Err("a path pattern starts with `/`".into());
+        }
+        let mut segments = Vec::new();
+        for raw in pattern.split('/').filter(|s| !s.is_empty()) {
+            let seg = match raw {
+                "**" => PatternSegment::Any,
+                "*" => PatternSegment::One,
+                s if s.contains('*') => {
+                    return Err(format!("`*` must be a whole segment, found `{s}`"));
+                }
+                s => PatternSegment::Literal(if case_insensitive {
+                    s.to_ascii_lowercase()
+                } else {
+                    s.to_owned()
+                }),
+            };
+            segments.push(seg);
+        }
+        Ok(PathPattern {
+            segments,
+            case_insensitive,
+        })
+    }
+
+    /// Matches an already normalised path (see [`normalize_path`]).
+    pub fn matches_segments(&self, path: &[String]) -> bool {
+        match_from(&self.segments, path, self.case_insensitive)
+    }
+
+    /// Normalises `raw_path` and matches it.
+    pub fn matches(&self, raw_path: &str) -> bool {
+        self.matches_segments(&normalize_path(raw_path))
+    }
+}
+
+fn match_from(pattern: &[PatternSegment], path: &[String], ci: bool) -> bool {
+    // Iterative matcher with one backtrack point for the latest `**`, linear
+    // in practice and never exponential.
+    let (mut p, mut s) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while s < path.len() {
+        match pattern.get(p) {
+            Some(PatternSegment::Any) => {
+                star = Some((p, s));
+                p += 1;
+            }
+            Some(PatternSegment::One) => {
+                p += 1;
+                s += 1;
+            }
+            Some(PatternSegment::Literal(lit)) if segment_eq(lit, &path[s], ci) => {
+                p += 1;
+                s += 1;
+            }
+            _ => match star {
+                Some((sp, ss)) => {
+                    p = sp + 1;
+                    s = ss + 1;
+                    star = Some((sp, ss + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p.min(pattern.len())..]
+        .iter()
+        .all(|seg| *seg == PatternSegment::Any)
+}
+
+fn segment_eq(literal: &str, segment: &str, case_insensitive: bool) -> bool {
+    if case_insensitive {
+        literal.eq_ignore_ascii_case(segment)
+    } else {
+        literal == segment
+    }
+}
+
+/// Splits a request path into normalised segments.
+pub fn normalize_path(raw_path: &str) -> Vec<String> {
+    let path = raw_path.split(['?', '#']).next().unwrap_or("");
+    let mut out: Vec<String> = Vec::new();
+    for raw in path.split('/') {
+        let without_params = raw.split(';').next().unwrap_or("");
+        // Decoding twice catches `%252F`-style double encodings that some
+        // upstream stacks decode again.
+        let once = percent_decode_str(without_params).decode_utf8_lossy();
+        let twice = percent_decode_str(&once).decode_utf8_lossy().into_owned();
+        for piece in twice.split(['/', '\\']) {
+            let piece = piece.split(';').next().unwrap_or("");
+            match piece {
+                "" | "." => {}
+                ".." => {
+                    out.pop();
+                }
+                seg => {
+                    if out.len() >= MAX_SEGMENTS {
+                        if let Some(last) = out.last_mut() {
+                            last.push('/');
+                            last.push_str(seg);
+                        }
+                    } else {
+                        out.push(seg.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A compiled access rule.
+#[derive(Debug, Clone)]
+pub struct AccessRule {
+    pub pattern_text: String,
+    pattern: PathPattern,
+    methods: Vec<Method>,
+    pub access: Access,
+    pub accept: Vec<CredentialKind>,
+    pub scopes: Vec<String>,
+    pub claims: BTreeMap<String, Vec<String>>,
+}
+
+impl AccessRule {
+    pub fn compile(config: &AccessRuleConfig, case_insensitive: bool) -> Result<Self, ConfigError> {
+        let err = |message: String| ConfigError::Rule {
+            path: config.path.clone(),
+            message,
+        };
+        let pattern = PathPattern::parse(&config.path, case_insensitive).map_err(err)?;
+        let mut methods = Vec::new();
+        for m in &config.methods {
+            methods.push(
+                Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                    .map_err(|_| err(format!("invalid method `{m}`")))?,
+            );
+        }
+        Ok(AccessRule {
+            pattern_text: config.path.clone(),
+            pattern,
+            methods,
+            access: config.access,
+            accept: config.accept.clone(),
+            scopes: config.scopes.clone(),
+            claims: config.claims.clone(),
+        })
+    }
+
+    fn applies(&self, method: &Method, segments: &[String]) -> bool {
+        (self.methods.is_empty() || self.methods.contains(method))
+            && self.pattern.matches_segments(segments)
+    }
+}
+
+/// Ordered rules; the first that applies decides.
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    rules: Vec<AccessRule>,
+    default_access: Access,
+}
+
+/// What authorization concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthzDecision {
+    Allow,
+    /// A credential is required and none was verified.
+    Unauthenticated,
+    /// Authenticated, but the credential kind is not accepted on this route.
+    WrongCredential,
+    /// Authenticated, missing these scopes.
+    MissingScopes(Vec<String>),
+    /// Authenticated, this claim rule failed.
+    ClaimMismatch(String),
+    /// The route is closed to everyone.
+    Denied,
+}
+
+impl RuleSet {
+    pub fn new(rules: Vec<AccessRule>, default_access: Access) -> Self {
+        RuleSet {
+            rules,
+            default_access,
+        }
+    }
+
+    pub fn compile(
+        configs: &[AccessRuleConfig],
+        default_access: Access,
+        case_insensitive: bool,
+    ) -> Result<Self, ConfigError> {
+        let rules = configs
+            .iter()
+            .map(|c| AccessRule::compile(c, case_insensitive))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RuleSet {
+            rules,
+            default_access,
+        })
+    }
+
+    /// The rule applying to a request, if any.
+    pub fn find(&self, method: &Method, path: &str) -> Option<&AccessRule> {
+        let segments = normalize_path(path);
+        self.rules.iter().find(|r| r.applies(method, &segments))
+    }
+
+    /// True when some request to this method and path might need credentials.
+    pub fn requires_auth(&self, method: &Method, path: &str) -> bool {
+        match self.find(method, path) {
+            Some(rule) => rule.access != Access::Anonymous,
+            None => self.default_access != Access::Anonymous,
+        }
+    }
+
+    /// Decides for a request and its verified principal.
+    pub fn authorize(
+        &self,
+        method: &Method,
+        path: &str,
+        principal: Option<&Principal>,
+    ) -> AuthzDecision {
+        let rule = self.find(method, path);
+        let access = rule.map_or(self.default_access, |r| r.access);
+        match access {
+            Access::Deny => return AuthzDecision::Denied,
+            Access::Anonymous => return AuthzDecision::Allow,
+            Access::Authenticated => {}
+        }
+        let Some(principal) = principal else {
+            return AuthzDecision::Unauthenticated;
+        };
+        let Some(rule) = rule else {
+            return AuthzDecision::Allow;
+        };
+        if !rule.accept.is_empty() && !rule.accept.contains(&credential_of(principal.kind)) {
+            return AuthzDecision::WrongCredential;
+        }
+        let missing: Vec<String> = rule
+            .scopes
+            .iter()
+            .filter(|s| !principal.has_scope(s))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return AuthzDecision::MissingScopes(missing);
+        }
+        for (claim, allowed) in &rule.claims {
+            let ok = principal
+                .claims
+                .get(claim)
+                .is_some_and(|value| claim_matches(value, allowed));
+            if !ok {
+                return AuthzDecision::ClaimMismatch(claim.clone());
+            }
+        }
+        AuthzDecision::Allow
+    }
+}
+
+/// A claim value matches when it equals an allowed value, or when one of its
+/// comma-joined elements (array claims) does.
+fn claim_matches(value: &str, allowed: &[String]) -> bool {
+    allowed
+        .iter()
+        .any(|a| a == value || value.split(',').any(|element| element == a))
+}
+
+pub fn credential_of(kind: PrincipalKind) -> CredentialKind {
+    match kind {
+        PrincipalKind::Jwt => CredentialKind::Jwt,
+        PrincipalKind::OpaqueToken => CredentialKind::OpaqueToken,
+        PrincipalKind::ApiKey => CredentialKind::ApiKey,
+        PrincipalKind::ClientCertificate => CredentialKind::ClientCertificate,
+        PrincipalKind::SignedRequest => CredentialKind::SignedRequest,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pat(p: &str) -> PathPattern {
+        PathPattern::parse(p, true).unwrap()
+    }
+
+    #[test]
+    fn double_star_matches_any_depth() {
+        let p = pat("/api/admin/**");
+        assert!(p.matches("/api/admin"));
+        assert!(p.matches("/api/admin/"));
+        assert!(p.matches("/api/admin/users/1"));
+        assert!(!p.matches("/api/administrator"));
+        assert!(!p.matches("/api/public/admin"));
+        let mid = pat("/api/**/orders");
+        assert!(mid.matches("/api/orders"));
+        assert!(mid.matches("/api/a/b/orders"));
+        assert!(!mid.matches("/api/a/b/orders/1"));
+    }
+
+    #[test]
+    fn single_star_is_one_segment() {
+        let p = pat("/api/users/*/orders");
+        assert!(p.matches("/api/users/7/orders"));
+        assert!(!p.matches("/api/users/orders"));
+        assert!(!p.matches("/api/users/7/8/orders"));
+    }
+
+    #[test]
+    fn evasions_are_normalised() {
+        let p = pat("/api/admin/**");
+        for evasion in [
+            "/api/%61dmin/users",
+            "/API/ADMIN/users",
+            "/api/public/../admin/users",
+            "/api//admin/users",
+            "/api/./admin",
+            "/api/admin;jsessionid=1/users",
+            "/api%2Fadmin/users",
+            "/api%252Fadmin/users",
+            "/api\\admin\\users",
+        ] {
+            assert!(p.matches(evasion), "{evasion}");
+        }
+    }
+
+    #[test]
+    fn case_sensitive_when_asked() {
+        let p = PathPattern::parse("/Api", false).unwrap();
+        assert!(p.matches("/Api"));
+        assert!(!p.matches("/api"));
+    }
+
+    #[test]
+    fn bad_patterns_refused() {
+        assert!(PathPattern::parse("api", true).is_err());
+        assert!(PathPattern::parse("/a*b", true).is_err());
+    }
+
+    #[test]
+    fn claim_rules_match_array_elements() {
+        assert!(claim_matches("admin", &["admin".into()]));
+        assert!(claim_matches("user,admin", &["admin".into()]));
+        assert!(!claim_matches("user", &["admin".into()]));
+        assert!(!claim_matches("administrator", &["admin".into()]));
+    }
+}

@@ -1,0 +1,235 @@
+//! Credential extraction from request headers.
+
+use crate::config::TokenLocation;
+use http::header::{AUTHORIZATION, COOKIE};
+use http::HeaderMap;
+
+/// Longest credential accepted from any location.
+pub const MAX_CREDENTIAL_LEN: usize = 16 * 1024;
+
+/// Why a credential could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    #[error("more than one credential of the same kind")]
+    Ambiguous,
+    #[error("credential is not well formed")]
+    Malformed,
+    #[error("credential too long")]
+    TooLong,
+}
+
+/// A token and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtractedToken {
+    pub token: String,
+    /// `header.authorization`, `cookie.session`... (for finding locations).
+    pub location: String,
+}
+
+/// Reads a bearer token from the first configured location that has one.
+/// `Ok(None)` means no location carried a token.
+pub fn extract_token(
+    headers: &HeaderMap,
+    locations: &[TokenLocation],
+) -> Result<Option<ExtractedToken>, ExtractError> {
+    for location in locations {
+        let found = match location {
+            TokenLocation::Bearer => {
+                bearer_token(headers)?.map(|t| (t, "header.authorization".to_owned()))
+            }
+            TokenLocation::Header { name } => single_header(headers, name)?.map(|t| {
+                (
+                    t.trim().to_owned(),
+                    format!("header.{}", name.to_ascii_lowercase()),
+                )
+            }),
+            TokenLocation::Cookie { name } => {
+                cookie_value(headers, name)?.map(|t| (t, format!("cookie.{name}")))
+            }
+        };
+        if let Some((token, location)) = found {
+            if token.is_empty() {
+                return Err(ExtractError::Malformed);
+            }
+            if token.len() > MAX_CREDENTIAL_LEN {
+                return Err(ExtractError::TooLong);
+            }
+            return Ok(Some(ExtractedToken { token, location }));
+        }
+    }
+    Ok(None)
+}
+
+/// `Authorization: Bearer <b64token>` (RFC 6750 §2.1). Other schemes yield `None`.
+pub fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, ExtractError> {
+    let Some(value) = single_header(headers, AUTHORIZATION.as_str())? else {
+        return Ok(None);
+    };
+    let value = value.trim();
+    let Some((scheme, rest)) = value.split_once(' ') else {
+        return Ok(None);
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    let token = rest.trim_start_matches(' ');
+    if token.is_empty() || !is_b64token(token) {
+        return Err(ExtractError::Malformed);
+    }
+    Ok(Some(token.to_owned()))
+}
+
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+/// The value of a header that must appear at most once.
+pub fn single_header(headers: &HeaderMap, name: &str) -> Result<Option<String>, ExtractError> {
+    let mut values = headers.get_all(name).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ExtractError::Ambiguous);
+    }
+    if first.len() > MAX_CREDENTIAL_LEN {
+        return Err(ExtractError::TooLong);
+    }
+    first
+        .to_str()
+        .map(|s| Some(s.to_owned()))
+        .map_err(|_| ExtractError::Malformed)
+}
+
+/// The value of cookie `name`; the same cookie twice is ambiguous.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Result<Option<String>, ExtractError> {
+    let mut found = None;
+    for header in headers.get_all(COOKIE) {
+        let Ok(text) = header.to_str() else {
+            continue;
+        };
+        for pair in text.split(';') {
+            let Some((k, v)) = pair.split_once('=') else {
+                continue;
+            };
+            if k.trim() == name {
+                if found.is_some() {
+                    return Err(ExtractError::Ambiguous);
+                }
+                let v = v.trim();
+                let v = v
+                    .strip_prefix('"')
+                    .and_then(|x| x.strip_suffix('"'))
+                    .unwrap_or(v);
+                found = Some(v.to_owned());
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The value of query parameter `name` (percent-decoded); twice is ambiguous.
+pub fn query_value(query: Option<&str>, name: &str) -> Result<Option<String>, ExtractError> {
+    let Some(query) = query else {
+        return Ok(None);
+    };
+    let mut found = None;
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let k = percent_encoding::percent_decode_str(&k.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned();
+        if k == name {
+            if found.is_some() {
+                return Err(ExtractError::Ambiguous);
+            }
+            let v = percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned();
+            if v.len() > MAX_CREDENTIAL_LEN {
+                return Err(ExtractError::TooLong);
+            }
+            found = Some(v);
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+    use proptest::prelude::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_variants() {
+        let h = headers(&[("authorization", "Bearer abc.def.ghi")]);
+        assert_eq!(bearer_token(&h).unwrap().as_deref(), Some("abc.def.ghi"));
+        let h = headers(&[("authorization", "bearer   abc")]);
+        assert_eq!(bearer_token(&h).unwrap().as_deref(), Some("abc"));
+        let h = headers(&[("authorization", "Basic dXNlcjpwYXNz")]);
+        assert_eq!(bearer_token(&h).unwrap(), None);
+        let h = headers(&[("authorization", "Bearer a b")]);
+        assert_eq!(bearer_token(&h), Err(ExtractError::Malformed));
+        let h = headers(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]);
+        assert_eq!(bearer_token(&h), Err(ExtractError::Ambiguous));
+    }
+
+    #[test]
+    fn cookies_and_locations() {
+        let h = headers(&[("cookie", "a=1; session=tok; b=2")]);
+        assert_eq!(cookie_value(&h, "session").unwrap().as_deref(), Some("tok"));
+        let h = headers(&[("cookie", "session=1"), ("cookie", "session=2")]);
+        assert_eq!(cookie_value(&h, "session"), Err(ExtractError::Ambiguous));
+        let h = headers(&[("x-token", "t1"), ("cookie", "s=t2")]);
+        let locs = vec![
+            TokenLocation::Bearer,
+            TokenLocation::Cookie { name: "s".into() },
+            TokenLocation::Header {
+                name: "x-token".into(),
+            },
+        ];
+        let got = extract_token(&h, &locs).unwrap().unwrap();
+        assert_eq!(got.token, "t2");
+        assert_eq!(got.location, "cookie.s");
+    }
+
+    #[test]
+    fn query_parameters() {
+        assert_eq!(
+            query_value(Some("a=1&key=pk%5Fx"), "key")
+                .unwrap()
+                .as_deref(),
+            Some("pk_x")
+        );
+        assert_eq!(
+            query_value(Some("key=1&key=2"), "key"),
+            Err(ExtractError::Ambiguous)
+        );
+        assert_eq!(query_value(None, "key").unwrap(), None);
+    }
+
+    proptest! {
+        #[test]
+        fn extraction_never_panics(auth in "\\PC{0,200}", cookie in "\\PC{0,200}", q in "\\PC{0,200}") {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_str(&auth) { h.insert("authorization", v); }
+            if let Ok(v) = HeaderValue::from_str(&cookie) { h.insert("cookie", v); }
+            let locs = vec![TokenLocation::Bearer, TokenLocation::Cookie { name: "s".into() }];
+            let _ = extract_token(&h, &locs);
+            let _ = query_value(Some(&q), "k");
+        }
+    }
+}

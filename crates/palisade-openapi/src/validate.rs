@@ -1,0 +1,891 @@
+//! The schema validator: walks a `serde_json::Value` against compiled nodes.
+//!
+//! Locations are built in a reusable string buffer (`$.items[3].price`) and only
+//! copied when a violation is recorded. Branch trials (`anyOf`, `oneOf`, `not`,
+//! `if`) run with recording suppressed and stop at the first failure.
+//!
+//! Strict mode ("unknown properties refused"): at every instance location, when
+//! the schemas applied there declare properties and none leaves the object open
+//! (`additionalProperties`/`unevaluatedProperties` true or a schema), a property
+//! none of them evaluated is a violation, as if `unevaluatedProperties: false`
+//! were written at that location. Free-form objects (no declared properties)
+//! stay free-form.
+
+use crate::schema::{Extra, SchemaArena, SchemaId, SchemaNode, TypeSet};
+use serde_json::{Map, Value};
+
+/// Deepest chain of schema applications followed for one value.
+const MAX_APPLICATION_DEPTH: u32 = 512;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Request,
+    Response,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    pub(crate) direction: Direction,
+    pub(crate) strict: bool,
+    /// Values come from strings (parameters, form fields): `"5"` may be an integer.
+    pub(crate) coerce: bool,
+    pub(crate) max_errors: usize,
+}
+
+/// What kind of rule a violation broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViolationKind {
+    /// A JSON Schema or OpenAPI constraint.
+    Schema,
+    /// A property the schema does not declare.
+    UnknownProperty,
+    /// A `readOnly` property sent in a request.
+    ReadOnly,
+    /// A `writeOnly` property returned in a response.
+    WriteOnly,
+}
+
+/// One failed constraint, with where it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// JSONPath-like location below the validated value (`$.items[3].price`).
+    pub location: String,
+    /// The keyword that failed (`maximum`, `required`, `additionalProperties`...).
+    pub keyword: &'static str,
+    pub kind: ViolationKind,
+}
+
+/// Which properties of the object at the current location some applied
+/// schema evaluated.
+pub(crate) struct Eval {
+    inline: u128,
+    heap: Vec<u64>,
+    pub(crate) declares: bool,
+    pub(crate) open: bool,
+}
+
+impl Eval {
+    pub(crate) fn new(value: &Value) -> Eval {
+        let len = value.as_object().map_or(0, Map::len);
+        Eval {
+            inline: 0,
+            heap: if len > 128 {
+                vec![0; len.div_ceil(64)]
+            } else {
+                Vec::new()
+            },
+            declares: false,
+            open: false,
+        }
+    }
+
+    fn mark(&mut self, index: usize) {
+        if self.heap.is_empty() {
+            if index < 128 {
+                self.inline |= 1u128 << index;
+            }
+        } else if let Some(word) = self.heap.get_mut(index / 64) {
+            *word |= 1u64 << (index % 64);
+        }
+    }
+
+    pub(crate) fn is_marked(&self, index: usize) -> bool {
+        if self.heap.is_empty() {
+            index < 128 && self.inline & (1u128 << index) != 0
+        } else {
+            self.heap
+                .get(index / 64)
+                .is_some_and(|w| w & (1u64 << (index % 64)) != 0)
+        }
+    }
+
+    fn merge(&mut self, other: &Eval) {
+        self.inline |= other.inline;
+        for (a, b) in self.heap.iter_mut().zip(other.heap.iter()) {
+            *a |= *b;
+        }
+        self.declares |= other.declares;
+        self.open |= other.open;
+    }
+}
+
+pub(crate) struct Validator<'a> {
+    arena: &'a SchemaArena,
+    options: Options,
+    path: String,
+    pub(crate) errors: Vec<Violation>,
+    suppressed: u32,
+    depth: u32,
+    /// Schemas being applied at the current instance location (cycle guard).
+    active: Vec<SchemaId>,
+}
+
+impl<'a> Validator<'a> {
+    pub(crate) fn new(arena: &'a SchemaArena, options: Options) -> Self {
+        Validator {
+            arena,
+            options,
+            path: String::from("$"),
+            errors: Vec::new(),
+            suppressed: 0,
+            depth: 0,
+            active: Vec::new(),
+        }
+    }
+
+    /// Validates a whole value; violations are in `self.errors`.
+    pub(crate) fn validate(&mut self, id: SchemaId, value: &Value) -> bool {
+        self.path.clear();
+        self.path.push('$');
+        self.check_location(id, value)
+    }
+
+    /// True when `value` is valid, recording nothing.
+    pub(crate) fn is_valid(&mut self, id: SchemaId, value: &Value) -> bool {
+        self.suppressed += 1;
+        let mut eval = Eval::new(value);
+        let ok = self.check(id, value, &mut eval);
+        self.suppressed -= 1;
+        ok
+    }
+
+    fn record(&mut self, keyword: &'static str, kind: ViolationKind) -> bool {
+        if self.suppressed > 0 {
+            return false;
+        }
+        if self.errors.len() < self.options.max_errors {
+            self.errors.push(Violation {
+                location: self.path.clone(),
+                keyword,
+                kind,
+            });
+        }
+        self.errors.len() < self.options.max_errors
+    }
+
+    fn push_key(&mut self, key: &str) -> usize {
+        let len = self.path.len();
+        push_key(&mut self.path, key);
+        len
+    }
+
+    fn push_index(&mut self, index: usize) -> usize {
+        let len = self.path.len();
+        self.path.push('[');
+        self.path.push_str(itoa(index).as_str());
+        self.path.push(']');
+        len
+    }
+
+    /// A new instance location: applies `id` and then the strict check.
+    fn check_location(&mut self, id: SchemaId, value: &Value) -> bool {
+        let saved = std::mem::take(&mut self.active);
+        let mut eval = Eval::new(value);
+        let mut ok = self.check(id, value, &mut eval);
+        if (ok || self.suppressed == 0) && self.options.strict {
+            ok &= self.strict_check(value, &eval);
+        }
+        self.active = saved;
+        ok
+    }
+
+    fn strict_check(&mut self, value: &Value, eval: &Eval) -> bool {
+        let Value::Object(map) = value else {
+            return true;
+        };
+        if !eval.declares || eval.open {
+            return true;
+        }
+        let mut ok = true;
+        for (i, key) in map.keys().enumerate() {
+            if !eval.is_marked(i) {
+                ok = false;
+                let mark = self.push_key(key);
+                let go_on = self.record("additionalProperties", ViolationKind::UnknownProperty);
+                self.path.truncate(mark);
+                if !go_on {
+                    break;
+                }
+            }
+        }
+        ok
+    }
+
+    fn check(&mut self, id: SchemaId, value: &Value, eval: &mut Eval) -> bool {
+        if self.active.contains(&id) {
+            return true;
+        }
+        if self.depth >= MAX_APPLICATION_DEPTH {
+            return self.record("$ref", ViolationKind::Schema);
+        }
+        self.active.push(id);
+        self.depth += 1;
+        let ok = self.check_node(id, value, eval);
+        self.depth -= 1;
+        self.active.pop();
+        ok
+    }
+
+    fn check_node(&mut self, id: SchemaId, value: &Value, outer_eval: &mut Eval) -> bool {
+        let arena = self.arena;
+        let node = arena.node(id);
+        if node.never {
+            return self.record("false", ViolationKind::Schema);
+        }
+        let coerced;
+        let value = match self.options.coerce.then(|| coerce(node, value)).flatten() {
+            Some(c) => {
+                coerced = c;
+                &coerced
+            }
+            None => value,
+        };
+        if value.is_null() && node.nullable {
+            return true;
+        }
+        let mut local_eval = (node.unevaluated != Extra::Unspecified).then(|| Eval::new(value));
+        let eval: &mut Eval = match local_eval.as_mut() {
+            Some(local) => local,
+            None => &mut *outer_eval,
+        };
+        let mut ok = true;
+        macro_rules! fail {
+            ($keyword:expr) => {{
+                ok = false;
+                if !self.record($keyword, ViolationKind::Schema) {
+                    return false;
+                }
+            }};
+        }
+        if let Some(target) = node.reference {
+            if !self.check(target, value, eval) {
+                ok = false;
+                if self.suppressed > 0 || self.errors.len() >= self.options.max_errors {
+                    return false;
+                }
+            }
+        }
+        if let Some(types) = node.types {
+            if !type_matches(types, value, node.nullable) {
+                self.record("type", ViolationKind::Schema);
+                return false;
+            }
+        }
+        if let Some(constant) = &node.constant {
+            if !json_equal(constant, value) {
+                fail!("const");
+            }
+        }
+        if let Some(values) = &node.enumeration {
+            if !values.iter().any(|v| json_equal(v, value)) && !(value.is_null() && node.nullable) {
+                fail!("enum");
+            }
+        }
+        match value {
+            Value::Number(n) => {
+                if let Some(f) = n.as_f64() {
+                    if node.minimum.is_some_and(|m| f < m) {
+                        fail!("minimum");
+                    }
+                    if node.maximum.is_some_and(|m| f > m) {
+                        fail!("maximum");
+                    }
+                    if node.exclusive_minimum.is_some_and(|m| f <= m) {
+                        fail!("exclusiveMinimum");
+                    }
+                    if node.exclusive_maximum.is_some_and(|m| f >= m) {
+                        fail!("exclusiveMaximum");
+                    }
+                    if let Some(m) = node.multiple_of {
+                        let q = f / m;
+                        if !q.is_finite() || (q - q.round()).abs() > 1e-9 * q.abs().max(1.0) {
+                            fail!("multipleOf");
+                        }
+                    }
+                }
+                if let Some(format) = node.format {
+                    if !format.check_number(n) {
+                        fail!("format");
+                    }
+                }
+            }
+            Value::String(s) => {
+                if node.min_length.is_some() || node.max_length.is_some() {
+                    let len = s.chars().count();
+                    if node.min_length.is_some_and(|m| len < m) {
+                        fail!("minLength");
+                    }
+                    if node.max_length.is_some_and(|m| len > m) {
+                        fail!("maxLength");
+                    }
+                }
+                if let Some(pattern) = &node.pattern {
+                    if !pattern.is_match(s) {
+                        fail!("pattern");
+                    }
+                }
+                if let Some(format) = node.format {
+                    if !format.check_string(s) {
+                        fail!("format");
+                    }
+                }
+            }
+            Value::Array(items) => {
+                if !self.check_array(node, items) {
+                    ok = false;
+                    if self.suppressed > 0 {
+                        return false;
+                    }
+                }
+            }
+            Value::Object(map) => {
+                if !self.check_object(node, map, eval) {
+                    ok = false;
+                    if self.suppressed > 0 {
+                        return false;
+                    }
+                }
+            }
+            _ => {}
+        }
+        for child in &node.all_of {
+            if !self.check(*child, value, eval) {
+                ok = false;
+                if self.suppressed > 0 {
+                    return false;
+                }
+            }
+        }
+        let dispatched = match (&node.discriminator, value) {
+            (Some(d), Value::Object(map)) if !node.one_of.is_empty() || !node.any_of.is_empty() => {
+                let target = match map.get(&d.property) {
+                    Some(Value::String(tag)) => {
+                        d.mapping.iter().find(|(v, _)| v == tag).map(|(_, t)| *t)
+                    }
+                    _ => None,
+                };
+                match target {
+                    Some(t) => {
+                        if !self.check(t, value, eval) {
+                            ok = false;
+                            if self.suppressed > 0 {
+                                return false;
+                            }
+                        }
+                    }
+                    None => {
+                        let mark = self.push_key(&d.property);
+                        let go_on = self.record("discriminator", ViolationKind::Schema);
+                        self.path.truncate(mark);
+                        if !go_on {
+                            return false;
+                        }
+                        ok = false;
+                    }
+                }
+                true
+            }
+            (Some(d), Value::Object(map)) => {
+                // Inheritance style: the base names its subtypes.
+                if let Some(Value::String(tag)) = map.get(&d.property) {
+                    if let Some((_, t)) = d.mapping.iter().find(|(v, _)| v == tag) {
+                        if !self.check(*t, value, eval) {
+                            ok = false;
+                            if self.suppressed > 0 {
+                                return false;
+                            }
+                        }
+                    }
+                }
+                true
+            }
+            _ => false,
+        };
+        if !dispatched {
+            if !node.any_of.is_empty() {
+                let mut any = false;
+                for child in &node.any_of {
+                    let mut branch = Eval::new(value);
+                    if self.trial(*child, value, &mut branch) {
+                        any = true;
+                        eval.merge(&branch);
+                    }
+                }
+                if !any {
+                    fail!("anyOf");
+                }
+            }
+            if !node.one_of.is_empty() && !self.check_one_of(&node.one_of, value, eval) {
+                fail!("oneOf");
+            }
+        }
+        if let Some(not) = node.not {
+            let mut scratch = Eval::new(value);
+            if self.trial(not, value, &mut scratch) {
+                fail!("not");
+            }
+        }
+        if let Some((condition, then, otherwise)) = node.condition {
+            let mut branch = Eval::new(value);
+            let chosen = if self.trial(condition, value, &mut branch) {
+                eval.merge(&branch);
+                then
+            } else {
+                otherwise
+            };
+            if let Some(chosen) = chosen {
+                if !self.check(chosen, value, eval) {
+                    ok = false;
+                    if self.suppressed > 0 {
+                        return false;
+                    }
+                }
+            }
+        }
+        if node.unevaluated != Extra::Unspecified {
+            if let Value::Object(map) = value {
+                for (i, (key, item)) in map.iter().enumerate() {
+                    if eval.is_marked(i) {
+                        continue;
+                    }
+                    let mark = self.push_key(key);
+                    let item_ok = match node.unevaluated {
+                        Extra::Deny => {
+                            self.record("unevaluatedProperties", ViolationKind::UnknownProperty)
+                        }
+                        Extra::Schema(s) => self.check_location(s, item),
+                        _ => true,
+                    };
+                    self.path.truncate(mark);
+                    if !item_ok {
+                        ok = false;
+                        if self.suppressed > 0 || self.errors.len() >= self.options.max_errors {
+                            return false;
+                        }
+                    }
+                    eval.mark(i);
+                }
+            }
+            eval.open |= matches!(node.unevaluated, Extra::Allow | Extra::Schema(_));
+            eval.declares = true;
+        }
+        if let Some(local) = local_eval {
+            outer_eval.merge(&local);
+        }
+        ok
+    }
+
+    fn trial(&mut self, id: SchemaId, value: &Value, eval: &mut Eval) -> bool {
+        self.suppressed += 1;
+        let ok = self.check(id, value, eval);
+        self.suppressed -= 1;
+        ok
+    }
+
+    fn check_one_of(&mut self, branches: &[SchemaId], value: &Value, eval: &mut Eval) -> bool {
+        let mut matches: Vec<Eval> = Vec::new();
+        for child in branches {
+            let mut branch = Eval::new(value);
+            if self.trial(*child, value, &mut branch) {
+                matches.push(branch);
+            }
+        }
+        if matches.len() > 1 && self.options.strict {
+            if let Value::Object(map) = value {
+                // Strict mode: a branch that leaves properties unevaluated is not a match.
+                matches.retain(|branch| {
+                    branch.open
+                        || !branch.declares
+                        || (0..map.len()).all(|i| branch.is_marked(i) || eval.is_marked(i))
+                });
+            }
+        }
+        match matches.as_slice() {
+            [only] => {
+                eval.merge(only);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn check_array(&mut self, node: &SchemaNode, items: &[Value]) -> bool {
+        let mut ok = true;
+        macro_rules! fail {
+            ($keyword:expr) => {{
+                ok = false;
+                if !self.record($keyword, ViolationKind::Schema) {
+                    return false;
+                }
+            }};
+        }
+        if node.min_items.is_some_and(|m| items.len() < m) {
+            fail!("minItems");
+        }
+        if node.max_items.is_some_and(|m| items.len() > m) {
+            fail!("maxItems");
+        }
+        if node.unique_items && !all_unique(items) {
+            fail!("uniqueItems");
+        }
+        for (i, item) in items.iter().enumerate() {
+            let schema = match node.prefix_items.get(i) {
+                Some(s) => Some(*s),
+                None => node.items,
+            };
+            if let Some(schema) = schema {
+                let mark = self.push_index(i);
+                let item_ok = self.check_location(schema, item);
+                self.path.truncate(mark);
+                if !item_ok {
+                    ok = false;
+                    if self.suppressed > 0 || self.errors.len() >= self.options.max_errors {
+                        return false;
+                    }
+                }
+            }
+        }
+        if let Some(contains) = node.contains {
+            let mut count = 0usize;
+            for item in items {
+                let mut scratch = Eval::new(item);
+                if self.trial(contains, item, &mut scratch) {
+                    count += 1;
+                }
+            }
+            let min = node.min_contains.unwrap_or(1);
+            if count < min {
+                fail!("contains");
+            }
+            if node.max_contains.is_some_and(|m| count > m) {
+                fail!("maxContains");
+            }
+        }
+        ok
+    }
+
+    fn check_object(
+        &mut self,
+        node: &SchemaNode,
+        map: &Map<String, Value>,
+        eval: &mut Eval,
+    ) -> bool {
+        let mut ok = true;
+        let arena = self.arena;
+        let direction = self.options.direction;
+        macro_rules! fail {
+            ($keyword:expr, $kind:expr) => {{
+                ok = false;
+                if !self.record($keyword, $kind) {
+                    return false;
+                }
+            }};
+        }
+        if node.declares_properties() {
+            eval.declares = true;
+        }
+        if matches!(node.additional, Extra::Allow | Extra::Schema(_)) {
+            eval.open = true;
+        }
+        let inspect_keys = !node.properties.is_empty()
+            || !node.pattern_properties.is_empty()
+            || !node.required.is_empty()
+            || node.additional != Extra::Unspecified;
+        if inspect_keys {
+            for (i, (key, item)) in map.iter().enumerate() {
+                let mut matched = false;
+                let mark = self.push_key(key);
+                if let Some(child) = node.property(key) {
+                    matched = true;
+                    let child_node = arena.node(child);
+                    if direction == Direction::Request && child_node.effective_read_only {
+                        fail!("readOnly", ViolationKind::ReadOnly);
+                    } else if direction == Direction::Response && child_node.effective_write_only {
+                        fail!("writeOnly", ViolationKind::WriteOnly);
+                    } else if !self.check_location(child, item) {
+                        ok = false;
+                        if self.suppressed > 0 || self.errors.len() >= self.options.max_errors {
+                            self.path.truncate(mark);
+                            return false;
+                        }
+                    }
+                }
+                for (pattern, child) in &node.pattern_properties {
+                    if pattern.is_match(key) {
+                        matched = true;
+                        if !self.check_location(*child, item) {
+                            ok = false;
+                            if self.suppressed > 0 {
+                                self.path.truncate(mark);
+                                return false;
+                            }
+                        }
+                    }
+                }
+                if !matched {
+                    match node.additional {
+                        Extra::Deny => {
+                            if !self.record("additionalProperties", ViolationKind::UnknownProperty)
+                            {
+                                self.path.truncate(mark);
+                                return false;
+                            }
+                            ok = false;
+                        }
+                        Extra::Schema(s) => {
+                            matched = true;
+                            if !self.check_location(s, item) {
+                                ok = false;
+                                if self.suppressed > 0 {
+                                    self.path.truncate(mark);
+                                    return false;
+                                }
+                            }
+                        }
+                        Extra::Allow => matched = true,
+                        // Named in `required` but not in `properties`: declared, untyped.
+                        Extra::Unspecified => {
+                            matched = node.required.iter().any(|r| r.as_ref() == key)
+                        }
+                    }
+                }
+                self.path.truncate(mark);
+                if matched {
+                    eval.mark(i);
+                }
+            }
+        }
+        for name in &node.required {
+            if !map.contains_key(name.as_ref()) {
+                let exempt = node.property(name).is_some_and(|p| {
+                    let p = arena.node(p);
+                    match direction {
+                        Direction::Request => p.effective_read_only,
+                        Direction::Response => p.effective_write_only,
+                    }
+                });
+                if !exempt {
+                    let mark = self.push_key(name);
+                    let go_on = self.record("required", ViolationKind::Schema);
+                    self.path.truncate(mark);
+                    ok = false;
+                    if !go_on {
+                        return false;
+                    }
+                }
+            }
+        }
+        if node.min_properties.is_some_and(|m| map.len() < m) {
+            fail!("minProperties", ViolationKind::Schema);
+        }
+        if node.max_properties.is_some_and(|m| map.len() > m) {
+            fail!("maxProperties", ViolationKind::Schema);
+        }
+        if let Some(names) = node.property_names {
+            for key in map.keys() {
+                let as_value = Value::String(key.clone());
+                let mut scratch = Eval::new(&as_value);
+                if !self.trial(names, &as_value, &mut scratch) {
+                    let mark = self.push_key(key);
+                    let go_on = self.record("propertyNames", ViolationKind::Schema);
+                    self.path.truncate(mark);
+                    ok = false;
+                    if !go_on {
+                        return false;
+                    }
+                }
+            }
+        }
+        for (name, needed) in &node.dependent_required {
+            if map.contains_key(name.as_ref())
+                && needed.iter().any(|n| !map.contains_key(n.as_ref()))
+            {
+                fail!("dependentRequired", ViolationKind::Schema);
+            }
+        }
+        for (name, schema) in &node.dependent_schemas {
+            if map.contains_key(name.as_ref()) {
+                let whole = Value::Object(map.clone());
+                if !self.check(*schema, &whole, eval) {
+                    ok = false;
+                    if self.suppressed > 0 {
+                        return false;
+                    }
+                }
+            }
+        }
+        ok
+    }
+}
+
+/// Parameter and form values arrive as strings; the schema says what they mean.
+pub(crate) fn coerce(node: &SchemaNode, value: &Value) -> Option<Value> {
+    let types = node.types?;
+    match value {
+        Value::String(s) => {
+            if types.has(TypeSet::STRING) {
+                return None;
+            }
+            if types.has(TypeSet::INTEGER) || types.has(TypeSet::NUMBER) {
+                if let Ok(i) = s.parse::<i64>() {
+                    return Some(Value::from(i));
+                }
+                if types.has(TypeSet::NUMBER) {
+                    if let Some(n) = s
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|f| f.is_finite())
+                        .and_then(serde_json::Number::from_f64)
+                    {
+                        return Some(Value::Number(n));
+                    }
+                }
+            }
+            if types.has(TypeSet::BOOLEAN) {
+                match s.as_str() {
+                    "true" => return Some(Value::Bool(true)),
+                    "false" => return Some(Value::Bool(false)),
+                    _ => {}
+                }
+            }
+            if types.has(TypeSet::NULL) && (s.is_empty() || s == "null") {
+                return Some(Value::Null);
+            }
+            if types.has(TypeSet::ARRAY) {
+                return Some(Value::Array(vec![value.clone()]));
+            }
+            if types.has(TypeSet::OBJECT) && s.is_empty() {
+                return Some(Value::Object(Map::new()));
+            }
+            None
+        }
+        Value::Object(map) if types.has(TypeSet::ARRAY) && !types.has(TypeSet::OBJECT) => {
+            let mut indexed: Vec<(usize, &Value)> = Vec::with_capacity(map.len());
+            for (k, v) in map {
+                indexed.push((k.parse::<usize>().ok()?, v));
+            }
+            indexed.sort_by_key(|(i, _)| *i);
+            Some(Value::Array(
+                indexed.into_iter().map(|(_, v)| v.clone()).collect(),
+            ))
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn type_matches(types: TypeSet, value: &Value, nullable: bool) -> bool {
+    match value {
+        Value::Null => types.has(TypeSet::NULL) || nullable,
+        Value::Bool(_) => types.has(TypeSet::BOOLEAN),
+        Value::Number(n) => {
+            types.has(TypeSet::NUMBER) || (types.has(TypeSet::INTEGER) && is_integer(n))
+        }
+        Value::String(_) => types.has(TypeSet::STRING),
+        Value::Array(_) => types.has(TypeSet::ARRAY),
+        Value::Object(_) => types.has(TypeSet::OBJECT),
+    }
+}
+
+pub(crate) fn is_integer(n: &serde_json::Number) -> bool {
+    n.is_i64()
+        || n.is_u64()
+        || n.as_f64()
+            .is_some_and(|f| f.fract() == 0.0 && f.is_finite())
+}
+
+/// JSON equality with `1 == 1.0`.
+pub(crate) fn json_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn all_unique(items: &[Value]) -> bool {
+    if items.len() <= 16 {
+        return items
+            .iter()
+            .enumerate()
+            .all(|(i, a)| items.iter().skip(i + 1).all(|b| !json_equal(a, b)));
+    }
+    let mut keys: Vec<String> = items.iter().map(canonical_key).collect();
+    keys.sort_unstable();
+    keys.windows(2).all(|w| w.first() != w.get(1))
+}
+
+fn canonical_key(value: &Value) -> String {
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9e15 => format!("n{}", f as i64),
+            _ => format!("n{n}"),
+        },
+        // serde_json maps are sorted by key, so serialisation is canonical.
+        other => other.to_string(),
+    }
+}
+
+/// Appends `.key`, or `['key']` when the key is not a plain identifier.
+/// Keys may come from the request: anything outside a safe alphabet is
+/// replaced, so locations never carry raw attacker bytes.
+pub(crate) fn push_key(path: &mut String, key: &str) {
+    let plain = !key.is_empty()
+        && key.len() <= 64
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'@' || b == b'$');
+    if plain {
+        path.push('.');
+        path.push_str(key);
+    } else {
+        path.push_str("['");
+        for ch in key.chars().take(64) {
+            if ch.is_ascii_alphanumeric() || " _-.@$:/".contains(ch) {
+                path.push(ch);
+            } else {
+                path.push('?');
+            }
+        }
+        if key.chars().count() > 64 {
+            path.push('…');
+        }
+        path.push_str("']");
+    }
+}
+
+struct SmallNumber {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl SmallNumber {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.buf.get(self.start..).unwrap_or(&[])).unwrap_or("0")
+    }
+}
+
+fn itoa(mut n: usize) -> SmallNumber {
+    let mut buf = [b'0'; 20];
+    let mut start = 20;
+    loop {
+        start -= 1;
+        if let Some(slot) = buf.get_mut(start) {
+            *slot = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || start == 0 {
+            break;
+        }
+    }
+    SmallNumber { buf, start }
+}

@@ -1,0 +1,321 @@
+//! Accepting connections: connection limits (total and per client address),
+//! TLS, the idle timeout, HTTP/1.1 and HTTP/2 through hyper with the protocol
+//! limits configured, and graceful draining on shutdown.
+
+use crate::client_ip::client_key;
+use crate::pipeline::{handle, ConnInfo};
+use crate::Gateway;
+use http::HeaderValue;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use palisade_config::LimitsConfig;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, Sleep};
+
+/// TLS settings of one listener, already built.
+#[derive(Clone)]
+pub struct ListenerTls {
+    pub acceptor: tokio_rustls::TlsAcceptor,
+    pub hsts: Option<HeaderValue>,
+    pub handshake_timeout: Duration,
+}
+
+/// One listener as the accept loop sees it.
+#[derive(Clone)]
+pub struct ListenerSpec {
+    pub tls: Option<ListenerTls>,
+    pub redirect_https_port: Option<u16>,
+}
+
+/// Connection accounting shared by every listener of a process.
+#[derive(Debug)]
+pub struct ConnLimits {
+    total: Arc<Semaphore>,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    max_per_ip: usize,
+}
+
+impl ConnLimits {
+    pub fn new(limits: &LimitsConfig) -> Arc<ConnLimits> {
+        Arc::new(ConnLimits {
+            total: Arc::new(Semaphore::new(limits.max_connections)),
+            per_ip: Mutex::new(HashMap::new()),
+            max_per_ip: limits.max_connections_per_ip,
+        })
+    }
+
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnPermit, &'static str> {
+        let permit = self
+            .total
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| "max_connections")?;
+        let key = client_key(ip);
+        let mut map = self.per_ip.lock().map_err(|_| "poisoned")?;
+        let n = map.entry(key).or_insert(0);
+        if *n >= self.max_per_ip {
+            return Err("max_connections_per_ip");
+        }
+        *n += 1;
+        Ok(ConnPermit {
+            _permit: permit,
+            key,
+            limits: self.clone(),
+        })
+    }
+}
+
+struct ConnPermit {
+    _permit: OwnedSemaphorePermit,
+    key: IpAddr,
+    limits: Arc<ConnLimits>,
+}
+
+impl Drop for ConnPermit {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.limits.per_ip.lock() {
+            if let Some(n) = map.get_mut(&self.key) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(&self.key);
+                }
+            }
+        }
+    }
+}
+
+/// Accepts connections until `shutdown` turns true, then drains in-flight
+/// requests for at most the configured drain timeout.
+pub async fn run_listener(
+    listener: TcpListener,
+    spec: ListenerSpec,
+    gateway: Gateway,
+    conn_limits: Arc<ConnLimits>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (tcp, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let permit = match conn_limits.admit(peer.ip()) {
+                    Ok(p) => p,
+                    Err(reason) => {
+                        metrics::counter!("palisade_connections_rejected_total", "reason" => reason).increment(1);
+                        drop(tcp);
+                        continue;
+                    }
+                };
+                let _ = tcp.set_nodelay(true);
+                let gw = gateway.clone();
+                let spec = spec.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    metrics::gauge!("palisade_connections_active").increment(1.0);
+                    metrics::counter!("palisade_connections_total").increment(1);
+                    serve_connection(tcp, peer, spec, gw, watcher).await;
+                    metrics::gauge!("palisade_connections_active").decrement(1.0);
+                    drop(permit);
+                });
+            }
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() { break; }
+            }
+        }
+    }
+    drop(listener);
+    let drain = gateway.current().limits.drain_timeout.0;
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("drain timeout reached with connections still open");
+    }
+}
+
+fn builder(limits: &LimitsConfig) -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout.0)
+        .max_buf_size(limits.max_header_bytes.as_usize().max(8192))
+        .keep_alive(true);
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.h2_max_concurrent_streams)
+        .max_pending_accept_reset_streams(limits.h2_max_pending_resets)
+        .max_local_error_reset_streams(limits.h2_max_pending_resets)
+        .max_header_list_size(u32::try_from(limits.max_header_bytes.0).unwrap_or(u32::MAX))
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
+    b
+}
+
+async fn serve_connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    spec: ListenerSpec,
+    gateway: Gateway,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    let limits = gateway.current().limits.clone();
+    let idle = limits.idle_timeout.0;
+    let peer_ip = crate::client_ip::canonical(peer.ip());
+    match spec.tls {
+        None => {
+            let info = Arc::new(ConnInfo {
+                peer_ip,
+                tls: false,
+                hsts: None,
+                redirect_https_port: spec.redirect_https_port,
+                client_principal: None,
+            });
+            let io = IdleTimeout::new(tcp, idle);
+            serve_io(io, info, gateway, &limits, false, watcher).await;
+        }
+        Some(tls) => {
+            let handshake =
+                tokio::time::timeout(tls.handshake_timeout, tls.acceptor.accept(tcp)).await;
+            let stream = match handshake {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    metrics::counter!("palisade_tls_handshake_failures_total").increment(1);
+                    tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    metrics::counter!("palisade_tls_handshake_failures_total").increment(1);
+                    return;
+                }
+            };
+            let (_, session) = stream.get_ref();
+            let h2 = session.alpn_protocol() == Some(b"h2");
+            // rustls completed the handshake, so a client certificate here was verified (mTLS).
+            let client_principal =
+                palisade_tls::peer_certificate_identity(session).map(|id| id.to_principal());
+            let info = Arc::new(ConnInfo {
+                peer_ip,
+                tls: true,
+                hsts: tls.hsts.clone(),
+                redirect_https_port: None,
+                client_principal,
+            });
+            let io = IdleTimeout::new(stream, idle);
+            serve_io(io, info, gateway, &limits, h2, watcher).await;
+        }
+    }
+}
+
+async fn serve_io<IO>(
+    io: IO,
+    info: Arc<ConnInfo>,
+    gateway: Gateway,
+    limits: &LimitsConfig,
+    h2_only: bool,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| {
+        let rt = gateway.current();
+        let info = info.clone();
+        async move { Ok::<_, Infallible>(handle(rt, info, req).await) }
+    });
+    let b = builder(limits);
+    let b = if h2_only { b.http2_only() } else { b };
+    let conn = b.serve_connection_with_upgrades(TokioIo::new(io), svc);
+    if let Err(e) = watcher.watch(conn.into_owned()).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Closes a connection that has seen no bytes in either direction for
+    /// `timeout` (an idle HTTP/2 connection, a stalled client, a quiet tunnel).
+    pub struct IdleTimeout<IO> {
+        #[pin]
+        io: IO,
+        sleep: Pin<Box<Sleep>>,
+        timeout: Duration,
+    }
+}
+
+impl<IO> IdleTimeout<IO> {
+    pub fn new(io: IO, timeout: Duration) -> Self {
+        IdleTimeout {
+            io,
+            sleep: Box::pin(tokio::time::sleep(timeout)),
+            timeout,
+        }
+    }
+}
+
+impl<IO: AsyncRead> AsyncRead for IdleTimeout<IO> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        let before = buf.filled().len();
+        match this.io.poll_read(cx, buf) {
+            Poll::Ready(r) => {
+                if buf.filled().len() > before {
+                    this.sleep.as_mut().reset(Instant::now() + *this.timeout);
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                if this.sleep.as_mut().poll(cx).is_ready() {
+                    metrics::counter!("palisade_connections_idle_closed_total").increment(1);
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "idle timeout",
+                    )));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<IO: AsyncWrite> AsyncWrite for IdleTimeout<IO> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.project();
+        let r = this.io.poll_write(cx, data);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            this.sleep.as_mut().reset(Instant::now() + *this.timeout);
+        }
+        r
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_shutdown(cx)
+    }
+}
+
+use std::future::Future;

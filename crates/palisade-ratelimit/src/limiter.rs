@@ -1,0 +1,482 @@
+//! Rate limits per route and key, local or shared, and the response headers.
+//!
+//! Headers follow draft-ietf-httpapi-ratelimit-headers-07 (the separate-field
+//! form most clients read today): `RateLimit-Limit` (units available in a
+//! burst), `RateLimit-Remaining`, `RateLimit-Reset` (seconds until the
+//! allowance is fully replenished) and `RateLimit-Policy` (`<rate>;w=<window
+//! seconds>;burst=<burst>`), plus `Retry-After` (seconds) on a 429. When
+//! several limits apply, the most restrictive one is reported.
+//!
+//! Every applicable limit is charged in turn; a request refused by a later
+//! limit has still consumed the earlier ones (this keeps each limit a single
+//! atomic operation in Redis).
+
+use crate::config::{FailurePolicy, KeyPart, RateLimitConfig};
+use crate::gcra::{GcraDecision, GcraParams, LocalGcra};
+use crate::shared::SharedStore;
+use crate::{client_key, ConfigError};
+use http::{HeaderName, HeaderValue, Method, StatusCode};
+use palisade_auth::PathPattern;
+use palisade_core::{
+    Category, Detector, Enforcement, Finding, Location, Phase, Principal, RequestHead, Severity,
+    Transaction,
+};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A compiled limit.
+#[derive(Debug, Clone)]
+pub struct Limit {
+    pub name: Arc<str>,
+    pattern: PathPattern,
+    methods: Vec<Method>,
+    key: Vec<KeyPart>,
+    pub rate: u64,
+    pub period: Duration,
+    pub burst: u64,
+    pub cost: u64,
+    rate_from_claim: Option<String>,
+    pub shared: bool,
+}
+
+impl Limit {
+    pub fn compile(config: &RateLimitConfig) -> Result<Self, ConfigError> {
+        let err = |m: String| ConfigError(format!("rate limit {}: {m}", config.name));
+        if config.rate == 0 {
+            return Err(err("rate must be at least 1".into()));
+        }
+        if config.key.is_empty() {
+            return Err(err("key must name at least one part".into()));
+        }
+        let pattern = PathPattern::parse(&config.path, true).map_err(err)?;
+        let methods = config
+            .methods
+            .iter()
+            .map(|m| {
+                Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                    .map_err(|_| err(format!("invalid method {m}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let burst = config.burst.unwrap_or(config.rate);
+        if burst == 0 {
+            return Err(err("burst must be at least 1".into()));
+        }
+        Ok(Limit {
+            name: Arc::from(config.name.as_str()),
+            pattern,
+            methods,
+            key: config.key.clone(),
+            rate: config.rate,
+            period: config.per.0,
+            burst,
+            cost: config.cost.max(1),
+            rate_from_claim: config.rate_from_claim.clone(),
+            shared: config.shared,
+        })
+    }
+
+    fn applies(&self, head: &RequestHead) -> bool {
+        (self.methods.is_empty() || self.methods.contains(&head.method))
+            && self.pattern.matches(head.path())
+    }
+
+    /// GCRA parameters for this request (a claim may carry its own rate).
+    fn params(&self, principal: Option<&Principal>) -> (GcraParams, u64, Duration, u64) {
+        if let Some(claim) = &self.rate_from_claim {
+            if let Some((rate, period)) = principal
+                .and_then(|p| p.claims.get(claim))
+                .and_then(|v| crate::config::parse_rate(v))
+            {
+                return (GcraParams::new(rate, period, rate), rate, period, rate);
+            }
+        }
+        (
+            GcraParams::new(self.rate, self.period, self.burst),
+            self.rate,
+            self.period,
+            self.burst,
+        )
+    }
+
+    /// The counting key, or `None` when a required part is missing.
+    pub fn key_for(
+        &self,
+        head: &RequestHead,
+        principal: Option<&Principal>,
+        ipv6_prefix: u8,
+    ) -> Option<String> {
+        let mut out = String::with_capacity(64);
+        out.push_str(&self.name);
+        for part in &self.key {
+            out.push('\u{1f}');
+            match part {
+                KeyPart::Ip => out.push_str(&client_key(head.client_ip, ipv6_prefix)),
+                KeyPart::Principal => match principal {
+                    Some(p) => {
+                        out.push_str("p:");
+                        out.push_str(p.issuer.as_deref().unwrap_or(""));
+                        out.push('|');
+                        out.push_str(&p.subject);
+                    }
+                    None => {
+                        out.push_str("ip:");
+                        out.push_str(&client_key(head.client_ip, ipv6_prefix));
+                    }
+                },
+                KeyPart::ApiKey => {
+                    let id = principal.and_then(|p| p.claims.get("api_key_id"))?;
+                    out.push_str(id);
+                }
+                KeyPart::Route => out.push_str(&head.route),
+                KeyPart::Method => out.push_str(head.method.as_str()),
+                KeyPart::Path => {
+                    out.push_str(&palisade_auth::authz::normalize_path(head.path()).join("/"))
+                }
+                KeyPart::Header(name) => {
+                    let v = head
+                        .headers
+                        .get(name.as_str())
+                        .map(|v| v.as_bytes())
+                        .unwrap_or(b"");
+                    out.push_str(&String::from_utf8_lossy(&v[..v.len().min(256)]));
+                }
+                KeyPart::Claim(name) => {
+                    let v = principal.and_then(|p| p.claims.get(name))?;
+                    out.push_str(&v.chars().take(256).collect::<String>());
+                }
+            }
+        }
+        Some(out)
+    }
+}
+
+/// Where the limit was counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Local,
+    Redis,
+    /// Redis unavailable, counted locally (fail-open).
+    LocalFallback,
+    /// Redis unavailable, refused (fail-closed).
+    Unavailable,
+}
+
+/// The state of the most restrictive applicable limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitStatus {
+    pub name: Arc<str>,
+    pub rate: u64,
+    pub window: Duration,
+    pub burst: u64,
+    pub remaining: u64,
+    pub reset_after: Duration,
+    pub retry_after: Option<Duration>,
+    pub backend: Backend,
+}
+
+/// The verdict on one request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RateLimitOutcome {
+    pub allowed: bool,
+    /// `None` when no limit applied.
+    pub status: Option<LimitStatus>,
+}
+
+fn ceil_secs(d: Duration) -> u64 {
+    let s = d.as_secs();
+    if d.subsec_nanos() > 0 {
+        s + 1
+    } else {
+        s
+    }
+}
+
+impl RateLimitOutcome {
+    /// `RateLimit-*` headers for the response (allowed or not).
+    pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        let Some(s) = &self.status else {
+            return Vec::new();
+        };
+        if s.backend == Backend::Unavailable {
+            return vec![(http::header::RETRY_AFTER, HeaderValue::from(1u64))];
+        }
+        let mut out = vec![
+            (
+                HeaderName::from_static("ratelimit-limit"),
+                HeaderValue::from(s.burst),
+            ),
+            (
+                HeaderName::from_static("ratelimit-remaining"),
+                HeaderValue::from(s.remaining),
+            ),
+            (
+                HeaderName::from_static("ratelimit-reset"),
+                HeaderValue::from(ceil_secs(s.reset_after)),
+            ),
+        ];
+        if let Ok(policy) = HeaderValue::from_str(&format!(
+            "{};w={};burst={}",
+            s.rate,
+            ceil_secs(s.window),
+            s.burst
+        )) {
+            out.push((HeaderName::from_static("ratelimit-policy"), policy));
+        }
+        if let Some(retry) = s.retry_after {
+            out.push((
+                http::header::RETRY_AFTER,
+                HeaderValue::from(ceil_secs(retry).max(1)),
+            ));
+        }
+        out
+    }
+
+    /// A finding enforcing 429 (or 503 when fail-closed) when refused.
+    pub fn finding(&self) -> Option<Finding> {
+        if self.allowed {
+            return None;
+        }
+        let s = self.status.as_ref()?;
+        let (status, title, message) = if s.backend == Backend::Unavailable {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Rate limiting unavailable",
+                format!(
+                    "limit {} could not be checked (redis down, fail-closed)",
+                    s.name
+                ),
+            )
+        } else {
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests",
+                format!(
+                    "limit {} exceeded ({} per {}s)",
+                    s.name,
+                    s.rate,
+                    s.window.as_secs()
+                ),
+            )
+        };
+        let mut enforcement = Enforcement::new(status, title);
+        for (n, v) in self.headers() {
+            enforcement = enforcement.with_header(n, v);
+        }
+        Some(
+            Finding::new(
+                format!("palisade.ratelimit.{}", s.name),
+                Category::RateLimit,
+                Severity::Notice,
+                Location::new("connection"),
+                &s.name,
+                message,
+            )
+            .enforce(enforcement),
+        )
+    }
+}
+
+/// Rate limiter over all configured limits.
+pub struct RateLimiter {
+    limits: Vec<Limit>,
+    local: LocalGcra,
+    shared: Option<Arc<SharedStore>>,
+    ipv6_prefix: u8,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("limits", &self.limits.len())
+            .field("shared", &self.shared.is_some())
+            .finish()
+    }
+}
+
+impl RateLimiter {
+    /// Builds the limiter; `shared` enables Redis for limits marked `shared`.
+    pub fn new(
+        configs: &[RateLimitConfig],
+        shared: Option<Arc<SharedStore>>,
+    ) -> Result<Self, ConfigError> {
+        let mut names = std::collections::HashSet::new();
+        let mut limits = Vec::new();
+        for c in configs {
+            if !names.insert(c.name.as_str()) {
+                return Err(ConfigError(format!("rate limit {} declared twice", c.name)));
+            }
+            limits.push(Limit::compile(c)?);
+        }
+        Ok(RateLimiter {
+            limits,
+            local: LocalGcra::new(1_000_000),
+            shared,
+            ipv6_prefix: 64,
+        })
+    }
+
+    /// Prefix length IPv6 clients are grouped by (default 64).
+    pub fn with_ipv6_prefix(mut self, prefix: u8) -> Self {
+        self.ipv6_prefix = prefix.min(128);
+        self
+    }
+
+    pub fn limits(&self) -> &[Limit] {
+        &self.limits
+    }
+
+    /// True when some limit applies to this request.
+    pub fn applies(&self, head: &RequestHead) -> bool {
+        self.limits.iter().any(|l| l.applies(head))
+    }
+
+    /// Checks every applicable limit, using Redis for shared ones.
+    pub async fn check(
+        &self,
+        head: &RequestHead,
+        principal: Option<&Principal>,
+    ) -> RateLimitOutcome {
+        let mut statuses = Vec::new();
+        for limit in self.limits.iter().filter(|l| l.applies(head)) {
+            let Some(key) = limit.key_for(head, principal, self.ipv6_prefix) else {
+                continue;
+            };
+            let (params, rate, period, burst) = limit.params(principal);
+            let (decision, backend) = match (&self.shared, limit.shared) {
+                (Some(store), true) => {
+                    let redis_key = store.key(&format!("rl:{}:{}", limit.name, hashed(&key)));
+                    match store.gcra(&redis_key, params, limit.cost).await {
+                        Ok(d) => (d, Backend::Redis),
+                        Err(_) => match store.config().on_error {
+                            FailurePolicy::FailOpen => {
+                                metrics::counter!("palisade_ratelimit_redis_fallback_total", "policy" => "fail_open").increment(1);
+                                (
+                                    self.local.check(&key, limit.cost, params),
+                                    Backend::LocalFallback,
+                                )
+                            }
+                            FailurePolicy::FailClosed => {
+                                metrics::counter!("palisade_ratelimit_redis_fallback_total", "policy" => "fail_closed").increment(1);
+                                (
+                                    GcraDecision {
+                                        allowed: false,
+                                        remaining: 0,
+                                        reset_after_us: 1_000_000,
+                                        retry_after_us: 1_000_000,
+                                    },
+                                    Backend::Unavailable,
+                                )
+                            }
+                        },
+                    }
+                }
+                _ => (self.local.check(&key, limit.cost, params), Backend::Local),
+            };
+            statuses.push(status_of(limit, decision, backend, rate, period, burst));
+        }
+        summarize(statuses)
+    }
+
+    /// Checks every applicable limit in process only (shared limits are
+    /// counted per instance). No I/O.
+    pub fn check_local(
+        &self,
+        head: &RequestHead,
+        principal: Option<&Principal>,
+    ) -> RateLimitOutcome {
+        let mut statuses = Vec::new();
+        for limit in self.limits.iter().filter(|l| l.applies(head)) {
+            let Some(key) = limit.key_for(head, principal, self.ipv6_prefix) else {
+                continue;
+            };
+            let (params, rate, period, burst) = limit.params(principal);
+            let decision = self.local.check(&key, limit.cost, params);
+            statuses.push(status_of(
+                limit,
+                decision,
+                Backend::Local,
+                rate,
+                period,
+                burst,
+            ));
+        }
+        summarize(statuses)
+    }
+}
+
+fn hashed(key: &str) -> String {
+    hex::encode(&Sha256::digest(key.as_bytes())[..16])
+}
+
+fn status_of(
+    limit: &Limit,
+    d: GcraDecision,
+    backend: Backend,
+    rate: u64,
+    period: Duration,
+    burst: u64,
+) -> LimitStatus {
+    metrics::counter!(
+        "palisade_ratelimit_decisions_total",
+        "limit" => limit.name.to_string(),
+        "result" => if d.allowed { "allowed" } else { "limited" }
+    )
+    .increment(1);
+    LimitStatus {
+        name: Arc::clone(&limit.name),
+        rate,
+        window: period,
+        burst,
+        remaining: d.remaining,
+        reset_after: Duration::from_micros(d.reset_after_us),
+        retry_after: (!d.allowed).then(|| Duration::from_micros(d.retry_after_us)),
+        backend,
+    }
+}
+
+fn summarize(statuses: Vec<LimitStatus>) -> RateLimitOutcome {
+    let allowed = statuses.iter().all(|s| s.retry_after.is_none());
+    let status = if allowed {
+        statuses.into_iter().min_by_key(|s| s.remaining)
+    } else {
+        statuses
+            .into_iter()
+            .filter(|s| s.retry_after.is_some())
+            .max_by_key(|s| s.retry_after)
+    };
+    RateLimitOutcome { allowed, status }
+}
+
+/// Where the limiter keeps its outcome in `Transaction::state`, so the proxy
+/// can add the `RateLimit-*` headers to the response.
+#[derive(Debug, Clone)]
+pub struct RateLimitState(pub RateLimitOutcome);
+
+impl Detector for RateLimiter {
+    fn name(&self) -> &'static str {
+        "ratelimit"
+    }
+
+    fn wants(&self, phase: Phase) -> bool {
+        phase == Phase::RequestHead
+    }
+
+    /// Local counting only; for shared limits call [`RateLimiter::check`]
+    /// and [`record_outcome`] from the async request path instead.
+    fn inspect(&self, phase: Phase, tx: &mut Transaction) {
+        if phase != Phase::RequestHead || tx.state.get::<RateLimitState>().is_some() {
+            return;
+        }
+        let outcome = self.check_local(&tx.request, tx.principal.as_ref());
+        record_outcome(tx, outcome);
+    }
+}
+
+/// Stores the outcome in the transaction and reports the finding if refused.
+pub fn record_outcome(tx: &mut Transaction, outcome: RateLimitOutcome) {
+    if let Some(f) = outcome.finding() {
+        tx.report(f);
+    }
+    tx.state.insert(RateLimitState(outcome));
+}

@@ -1,0 +1,301 @@
+//! Shared state in Redis: the GCRA script, counters for brute-force defence,
+//! and the connection handling that keeps the gateway serving while Redis is
+//! away.
+//!
+//! Every operation is one atomic Lua script. The GCRA script reads the clock
+//! with `TIME` on the Redis server, so instances with skewed clocks still share
+//! one timeline. After a failure (connection refused, timeout) the connection
+//! is dropped and Redis is not tried again for `retry_interval_ms`; callers
+//! apply their failure policy meanwhile, so a dead Redis costs no latency.
+//! The first success after that logs the recovery.
+
+use crate::config::RedisConfig;
+use crate::gcra::{GcraDecision, GcraParams};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{FromRedisValue, Script, ToRedisArgs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Why a shared operation did not happen.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SharedError {
+    #[error("redis is unavailable (retrying later)")]
+    Unavailable,
+    #[error("redis error: {0}")]
+    Redis(String),
+    #[error("redis timed out")]
+    Timeout,
+}
+
+const GCRA_LUA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local tolerance = interval * burst
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new_tat = tat + cost * interval
+local ahead = new_tat - now
+if ahead <= tolerance then
+  redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.floor(ahead / 1000) + 1)
+  return {1, math.floor((tolerance - ahead) / interval), ahead, 0}
+end
+local current = tat - now
+local retry = ahead - tolerance
+if cost > burst then retry = tolerance end
+return {0, math.floor((tolerance - current) / interval), current, retry}
+"#;
+
+const INCR_LUA: &str = r#"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+"#;
+
+const DISTINCT_LUA: &str = r#"
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return redis.call('SCARD', KEYS[1])
+"#;
+
+/// A Redis connection with a failure policy.
+pub struct SharedStore {
+    client: redis::Client,
+    config: RedisConfig,
+    connection: tokio::sync::Mutex<Option<ConnectionManager>>,
+    down_until: Mutex<Option<Instant>>,
+    healthy: AtomicBool,
+    gcra: Script,
+    incr: Script,
+    distinct: Script,
+}
+
+impl std::fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedStore")
+            .field("prefix", &self.config.key_prefix)
+            .field("healthy", &self.is_healthy())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedStore {
+    /// Parses the URL; connects lazily on first use.
+    pub fn new(config: RedisConfig) -> Result<Self, SharedError> {
+        let client = redis::Client::open(config.url.as_str())
+            .map_err(|e| SharedError::Redis(e.to_string()))?;
+        Ok(SharedStore {
+            client,
+            config,
+            connection: tokio::sync::Mutex::new(None),
+            down_until: Mutex::new(None),
+            healthy: AtomicBool::new(true),
+            gcra: Script::new(GCRA_LUA),
+            incr: Script::new(INCR_LUA),
+            distinct: Script::new(DISTINCT_LUA),
+        })
+    }
+
+    pub fn config(&self) -> &RedisConfig {
+        &self.config
+    }
+
+    /// False from a failure until the next success.
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Prefixed key.
+    pub fn key(&self, suffix: &str) -> String {
+        format!("{}{}", self.config.key_prefix, suffix)
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, SharedError> {
+        if let Ok(down) = self.down_until.lock() {
+            if down.is_some_and(|until| Instant::now() < until) {
+                return Err(SharedError::Unavailable);
+            }
+        }
+        let mut slot = self.connection.lock().await;
+        if let Some(conn) = slot.as_ref() {
+            return Ok(conn.clone());
+        }
+        let timeout = Duration::from_millis(self.config.connect_timeout_ms.max(1));
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(Duration::from_millis(
+                self.config.response_timeout_ms.max(1),
+            )))
+            .set_number_of_retries(0);
+        let created = tokio::time::timeout(
+            timeout * 2,
+            ConnectionManager::new_with_config(self.client.clone(), config),
+        )
+        .await;
+        match created {
+            Ok(Ok(conn)) => {
+                *slot = Some(conn.clone());
+                Ok(conn)
+            }
+            Ok(Err(e)) => {
+                drop(slot);
+                Err(self.failed(SharedError::Redis(e.to_string())).await)
+            }
+            Err(_) => {
+                drop(slot);
+                Err(self.failed(SharedError::Timeout).await)
+            }
+        }
+    }
+
+    async fn failed(&self, error: SharedError) -> SharedError {
+        metrics::counter!("palisade_ratelimit_redis_errors_total").increment(1);
+        if let Ok(mut down) = self.down_until.lock() {
+            *down = Some(Instant::now() + Duration::from_millis(self.config.retry_interval_ms));
+        }
+        *self.connection.lock().await = None;
+        if self.healthy.swap(false, Ordering::Relaxed) {
+            metrics::gauge!("palisade_ratelimit_redis_up").set(0.0);
+            tracing::warn!(error = %error, policy = ?self.config.on_error, "redis unavailable; shared limits follow the failure policy");
+        }
+        error
+    }
+
+    fn succeeded(&self) {
+        if !self.healthy.swap(true, Ordering::Relaxed) {
+            metrics::gauge!("palisade_ratelimit_redis_up").set(1.0);
+            metrics::counter!("palisade_ratelimit_redis_recoveries_total").increment(1);
+            tracing::info!("redis reachable again; shared limits resumed");
+        }
+    }
+
+    async fn invoke<T: FromRedisValue>(
+        &self,
+        script: &Script,
+        key: &str,
+        args: &[&dyn ToRedisArgsDyn],
+    ) -> Result<T, SharedError> {
+        let mut conn = self.connection().await?;
+        let mut invocation = script.key(key);
+        for a in args {
+            a.push_to(&mut invocation);
+        }
+        let deadline = Duration::from_millis(self.config.response_timeout_ms.max(1)) * 2;
+        match tokio::time::timeout(deadline, invocation.invoke_async::<T>(&mut conn)).await {
+            Ok(Ok(v)) => {
+                self.succeeded();
+                Ok(v)
+            }
+            Ok(Err(e)) => Err(self.failed(SharedError::Redis(e.to_string())).await),
+            Err(_) => Err(self.failed(SharedError::Timeout).await),
+        }
+    }
+
+    /// One atomic GCRA step on `key` (already prefixed).
+    pub async fn gcra(
+        &self,
+        key: &str,
+        params: GcraParams,
+        cost: u64,
+    ) -> Result<GcraDecision, SharedError> {
+        let reply: Vec<i64> = self
+            .invoke(
+                &self.gcra,
+                key,
+                &[&params.emission_interval_us, &params.burst, &cost],
+            )
+            .await?;
+        let get = |i: usize| reply.get(i).copied().unwrap_or(0).max(0) as u64;
+        if reply.len() != 4 {
+            return Err(SharedError::Redis("unexpected GCRA reply".into()));
+        }
+        Ok(GcraDecision {
+            allowed: get(0) == 1,
+            remaining: get(1),
+            reset_after_us: get(2),
+            retry_after_us: get(3),
+        })
+    }
+
+    /// Increments a counter that expires `ttl` after its first increment.
+    pub async fn incr(&self, key: &str, ttl: Duration) -> Result<u64, SharedError> {
+        let ms = ttl_ms(ttl);
+        self.invoke::<u64>(&self.incr, key, &[&ms]).await
+    }
+
+    /// Adds `member` to a set that expires `ttl` after creation; returns its size.
+    pub async fn add_distinct(
+        &self,
+        key: &str,
+        member: &str,
+        ttl: Duration,
+    ) -> Result<u64, SharedError> {
+        let ms = ttl_ms(ttl);
+        let member = member.to_owned();
+        self.invoke::<u64>(&self.distinct, key, &[&member, &ms])
+            .await
+    }
+
+    async fn command<T: FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, SharedError> {
+        let mut conn = self.connection().await?;
+        let deadline = Duration::from_millis(self.config.response_timeout_ms.max(1)) * 2;
+        match tokio::time::timeout(deadline, cmd.query_async::<T>(&mut conn)).await {
+            Ok(Ok(v)) => {
+                self.succeeded();
+                Ok(v)
+            }
+            Ok(Err(e)) => Err(self.failed(SharedError::Redis(e.to_string())).await),
+            Err(_) => Err(self.failed(SharedError::Timeout).await),
+        }
+    }
+
+    /// Current value of a counter (0 when absent).
+    pub async fn get_count(&self, key: &str) -> Result<u64, SharedError> {
+        let v: Option<u64> = self.command(redis::cmd("GET").arg(key).clone()).await?;
+        Ok(v.unwrap_or(0))
+    }
+
+    /// Sets a block marker for `ttl`.
+    pub async fn set_block(&self, key: &str, ttl: Duration) -> Result<(), SharedError> {
+        let () = self
+            .command(
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(1)
+                    .arg("PX")
+                    .arg(ttl_ms(ttl))
+                    .clone(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Remaining time of a block marker, if set.
+    pub async fn block_remaining(&self, key: &str) -> Result<Option<Duration>, SharedError> {
+        let ms: i64 = self.command(redis::cmd("PTTL").arg(key).clone()).await?;
+        Ok((ms > 0).then(|| Duration::from_millis(ms as u64)))
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), SharedError> {
+        let _: i64 = self.command(redis::cmd("DEL").arg(key).clone()).await?;
+        Ok(())
+    }
+}
+
+fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// Object-safe bridge so script arguments of different types fit one slice.
+pub trait ToRedisArgsDyn: Sync {
+    fn push_to(&self, invocation: &mut redis::ScriptInvocation<'_>);
+}
+
+impl<T: ToRedisArgs + Sync> ToRedisArgsDyn for T {
+    fn push_to(&self, invocation: &mut redis::ScriptInvocation<'_>) {
+        invocation.arg(self);
+    }
+}

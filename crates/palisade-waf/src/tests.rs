@@ -1,0 +1,147 @@
+//! Engine tests on small rule sets.
+
+use super::*;
+use palisade_core::{Detector, Phase, RequestHead, Transaction};
+
+fn waf(rules: &str) -> Waf {
+    Waf::from_text(rules, Path::new("inline.conf")).unwrap()
+}
+
+fn run(waf: &Waf, request: &RequestInput, body: &[u8]) -> WafTransaction {
+    let mut tx = waf.transaction();
+    tx.process_request_headers(request);
+    tx.process_request_body(body);
+    tx
+}
+
+fn ids(tx: &WafTransaction) -> Vec<u64> {
+    tx.matched_rules().iter().filter(|m| m.logged).map(|m| m.id).collect()
+}
+
+#[test]
+fn args_and_transforms() {
+    let w = waf(r#"
+SecRule ARGS "@rx (?i)<script" "id:1,phase:2,pass,t:none,t:urlDecodeUni,msg:'xss in %{MATCHED_VAR_NAME}'"
+SecRule ARGS:id "@streq 5" "id:2,phase:1,pass"
+"#);
+    let tx = run(&w, &RequestInput::new("GET", "/?id=5&q=%253Cscript"), b"");
+    assert_eq!(ids(&tx), vec![2, 1]);
+    assert_eq!(tx.matched_rules()[1].message, "xss in ARGS:q");
+}
+
+#[test]
+fn setvar_chain_capture_and_macros() {
+    let w = waf(r#"
+SecAction "id:10,phase:1,pass,nolog,setvar:tx.score=0"
+SecRule REQUEST_HEADERS_NAMES "@rx ^(x-.*)$" "id:11,phase:1,pass,capture,t:lowercase,setvar:'tx.hdr_%{tx.1}=/%{tx.1}/',chain"
+  SecRule TX:/^hdr_/ "@within /x-bad/ /x-worse/" "setvar:tx.score=+5"
+SecRule TX:score "@ge 5" "id:12,phase:1,deny,status:418,msg:'score %{tx.score}'"
+"#);
+    let request = RequestInput::new("GET", "/").header("X-Bad", "1").header("Accept", "x");
+    let tx = run(&w, &request, b"");
+    assert_eq!(ids(&tx), vec![11, 12]);
+    let interruption = tx.interruption().unwrap();
+    assert_eq!(interruption.status, 418);
+    assert_eq!(interruption.message, "score 5");
+}
+
+#[test]
+fn exclusions_and_counting() {
+    let w = waf(r#"
+SecRule ARGS|!ARGS:safe "@contains evil" "id:20,phase:2,pass"
+SecRule &ARGS "@eq 2" "id:21,phase:2,pass"
+SecRule &REQUEST_HEADERS:Missing "@eq 0" "id:22,phase:1,pass"
+"#);
+    let tx = run(&w, &RequestInput::new("GET", "/?safe=evil&other=ok"), b"");
+    assert_eq!(ids(&tx), vec![22, 21]);
+}
+
+#[test]
+fn skip_after_and_ctl() {
+    let w = waf(r#"
+SecRule REQUEST_URI "@beginsWith /skip" "id:30,phase:1,pass,nolog,skipAfter:END"
+SecAction "id:31,phase:1,pass"
+SecMarker END
+SecRule REQUEST_URI "@beginsWith /remove" "id:32,phase:1,pass,nolog,ctl:ruleRemoveById=33"
+SecAction "id:33,phase:1,pass"
+SecRule ARGS "@rx ." "id:34,phase:1,pass,nolog,ctl:ruleRemoveTargetById=35;ARGS:a"
+SecRule ARGS "@rx ." "id:35,phase:1,pass"
+"#);
+    let tx = run(&w, &RequestInput::new("GET", "/skip"), b"");
+    assert_eq!(ids(&tx), vec![33]);
+    let tx = run(&w, &RequestInput::new("GET", "/remove?a=1"), b"");
+    assert_eq!(ids(&tx), vec![31]);
+    let tx = run(&w, &RequestInput::new("GET", "/x?a=1&b=2"), b"");
+    assert_eq!(ids(&tx), vec![31, 33, 35]);
+    assert_eq!(tx.matched_rules().last().unwrap().matched_var_name, "ARGS:b");
+}
+
+#[test]
+fn body_processors() {
+    let w = waf(r#"
+SecRule ARGS:json.user.name "@streq bob" "id:40,phase:2,pass"
+SecRule XML:/* "@contains hello" "id:41,phase:2,pass"
+SecRule REQBODY_ERROR "!@eq 0" "id:42,phase:2,pass"
+SecRule ARGS_POST:a "@streq 1" "id:43,phase:2,pass"
+"#);
+    let json = RequestInput::new("POST", "/").header("Content-Type", "application/json");
+    assert_eq!(ids(&run(&w, &json, br#"{"user":{"name":"bob"}}"#)), vec![40]);
+    assert_eq!(ids(&run(&w, &json, b"{oops")), vec![42]);
+    let xml = RequestInput::new("POST", "/").header("Content-Type", "text/xml");
+    assert_eq!(ids(&run(&w, &xml, b"<a><b>hello</b></a>")), vec![41]);
+    let form = RequestInput::new("POST", "/").header("Content-Type", "application/x-www-form-urlencoded");
+    assert_eq!(ids(&run(&w, &form, b"a=1")), vec![43]);
+}
+
+#[test]
+fn load_errors_are_located() {
+    let e = Waf::from_text("SecRule ARGS \"@rx a\" \"id:1,pass\"\nSecFoo bar\n", Path::new("f.conf")).unwrap_err();
+    assert!(e.to_string().contains("f.conf:2"), "{e}");
+    let e = Waf::from_text("SecRule ARGS \"@bogus a\" \"id:1,pass\"\n", Path::new("f.conf")).unwrap_err();
+    assert!(e.to_string().contains("unsupported operator"), "{e}");
+    let e = Waf::from_text("SecRule NOPE \"@rx a\" \"id:1,pass\"\n", Path::new("f.conf")).unwrap_err();
+    assert!(e.to_string().contains("unknown variable"), "{e}");
+    let e = Waf::from_text("SecRule ARGS \"@rx a\" \"id:1,pass,t:nope\"\n", Path::new("f.conf")).unwrap_err();
+    assert!(e.to_string().contains("transformation"), "{e}");
+    let e = Waf::from_text("SecRule ARGS \"@rx a\" \"id:1,pass,chain\"\n", Path::new("f.conf")).unwrap_err();
+    assert!(e.to_string().contains("chain"), "{e}");
+    let e = Waf::from_text("SecRule ARGS \"@rx a\" \"id:1,pass\"\nSecRule ARGS \"@rx a\" \"id:1,pass\"\n", Path::new("f.conf")).unwrap_err();
+    assert!(e.to_string().contains("duplicate"), "{e}");
+    assert!(Waf::from_text("SecAuditEngine On\nSecDebugLogLevel 0\n", Path::new("f.conf")).is_ok());
+}
+
+#[test]
+fn detector_reports_findings_and_enforcement() {
+    let w = waf(r#"
+SecDefaultAction "phase:2,log,pass"
+SecRule ARGS "@rx attack" "id:942999,phase:2,block,severity:CRITICAL,tag:attack-sqli,msg:'SQLi',setvar:tx.anomaly_score=+5"
+SecRule TX:anomaly_score "@ge 5" "id:949110,phase:2,deny,status:403,msg:'Inbound Anomaly Score Exceeded'"
+"#);
+    let detector = WafDetector::new(w);
+    assert_eq!(detector.name(), "crs");
+    let mut tx = Transaction::new(RequestHead::synthetic(http::Method::GET, "/?q=attack"));
+    detector.inspect(Phase::RequestHead, &mut tx);
+    assert!(tx.findings.is_empty());
+    detector.inspect(Phase::RequestBody, &mut tx);
+    assert_eq!(tx.findings.len(), 2);
+    let rule = &tx.findings[0];
+    assert_eq!(rule.rule_id, "942999");
+    assert_eq!(rule.score, 0);
+    assert_eq!(rule.location.as_str(), "query.q");
+    assert_eq!(rule.category, palisade_core::Category::SqlInjection);
+    let block = &tx.findings[1];
+    assert_eq!(block.rule_id, "949110");
+    assert_eq!(block.score, 5);
+    assert_eq!(block.enforcement.as_ref().unwrap().status, http::StatusCode::FORBIDDEN);
+    let decision = palisade_core::DecisionPolicy::default().decide(Phase::RequestBody, &tx.findings);
+    assert_eq!(decision.action, palisade_core::Action::Blocked);
+}
+
+#[test]
+fn detection_only_reports_without_enforcing() {
+    let text = "SecRuleEngine DetectionOnly\nSecRule ARGS \"@rx x\" \"id:1,phase:1,deny,log\"\n";
+    let w = waf(text);
+    let tx = run(&w, &RequestInput::new("GET", "/?a=x"), b"");
+    assert!(tx.interruption().is_none());
+    assert_eq!(ids(&tx), vec![1]);
+}

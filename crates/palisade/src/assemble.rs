@@ -1,0 +1,292 @@
+//! From a [`Config`] to running listeners.
+
+use anyhow::{anyhow, bail, Context, Result};
+use http::HeaderValue;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use palisade_config::{Config, Overrides, UpstreamConfig};
+use palisade_core::{Detector, SecurityEvent};
+use palisade_events::{EventPipeline, EventSink, EventsConfig};
+use palisade_proxy::admin::{run_admin, AdminState};
+use palisade_proxy::conn::{run_listener, ConnLimits, ListenerSpec, ListenerTls};
+use palisade_proxy::hygiene::ErrorScrubber;
+use palisade_proxy::{EventRecorder, Gateway, Runtime};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How to start a gateway.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Config file; absent means defaults plus overrides.
+    pub config_path: Option<PathBuf>,
+    pub overrides: Overrides,
+    /// Events configuration used when the file has none (the CLI's `--events-db`).
+    pub events: Option<EventsConfig>,
+}
+
+/// A started gateway.
+pub struct RunningGateway {
+    pub listen_addrs: Vec<SocketAddr>,
+    pub admin_addr: Option<SocketAddr>,
+    pub gateway: Gateway,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    events: Arc<EventPipeline>,
+    reload: Arc<dyn Fn() -> Result<String, String> + Send + Sync>,
+}
+
+impl std::fmt::Debug for RunningGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningGateway")
+            .field("listen_addrs", &self.listen_addrs)
+            .finish()
+    }
+}
+
+impl RunningGateway {
+    /// Re-reads the configuration and swaps it in; an invalid one is refused
+    /// and the current one keeps serving.
+    pub fn reload(&self) -> Result<String, String> {
+        (self.reload)()
+    }
+
+    /// Events written so far are durable after this returns true.
+    pub fn flush_events(&self, timeout: std::time::Duration) -> bool {
+        self.events.flush(timeout)
+    }
+
+    pub fn events(&self) -> &EventPipeline {
+        &self.events
+    }
+
+    /// Stops accepting, drains in-flight requests, flushes events.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        if let Err(e) = self.events.flush_and_close() {
+            tracing::warn!(error = %e, "events not fully written at shutdown");
+        }
+    }
+}
+
+struct PipelineRecorder(Arc<EventPipeline>);
+
+impl EventRecorder for PipelineRecorder {
+    fn record(&self, event: SecurityEvent) {
+        // Drops are counted by the pipeline; the data path never waits.
+        let _ = self.0.try_record(event);
+    }
+}
+
+/// The process-wide Prometheus recorder (installed once).
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&[
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                1.0, 2.5, 5.0, 10.0,
+            ])
+            .map(|b| b.build_recorder())
+            .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+        let handle = recorder.handle();
+        // Another recorder may already be installed (tests); ours then only renders.
+        let _ = metrics::set_global_recorder(recorder);
+        palisade_events::describe_metrics();
+        handle
+    })
+}
+
+/// Reads the configuration named by `opts` and applies the overrides.
+pub fn load_config(opts: &Options) -> Result<Config> {
+    let mut config = match &opts.config_path {
+        Some(p) => Config::load(p).map_err(|e| anyhow!("{e}"))?,
+        None => Config::default(),
+    };
+    config.apply_overrides(&opts.overrides);
+    let file = opts
+        .config_path
+        .as_ref()
+        .map_or("<command line>".to_string(), |p| p.display().to_string());
+    config.validate("", &file).map_err(|e| anyhow!("{e}"))?;
+    if config.upstreams.is_empty() || config.routes.is_empty() {
+        bail!("no upstream configured: pass --upstream URL or define [[upstreams]] and [[routes]] in the config file");
+    }
+    Ok(config)
+}
+
+/// The detectors the configuration asks for, in pipeline order.
+pub fn build_detectors(config: &Config) -> Result<Vec<Arc<dyn Detector>>> {
+    let mut detectors: Vec<Arc<dyn Detector>> = Vec::new();
+    if config.response.scrub_errors {
+        detectors.push(Arc::new(ErrorScrubber::new()));
+    }
+    Ok(detectors)
+}
+
+fn upstream_tls(u: &UpstreamConfig) -> Result<Arc<rustls::ClientConfig>, String> {
+    let needs_tls = u.tls.is_some() || u.addresses.iter().any(|a| a.starts_with("https://"));
+    if needs_tls {
+        let cfg = u.tls.clone().unwrap_or_default();
+        return palisade_tls::build_client_config(&cfg)
+            .map_err(|e| format!("upstream `{}`: {e}", u.name));
+    }
+    // Plain-HTTP upstreams never use it; an empty trust store makes sure of that.
+    let cfg = rustls::ClientConfig::builder_with_provider(palisade_tls::crypto_provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
+fn build_runtime(
+    config: &Config,
+    events: Arc<dyn EventRecorder>,
+    generation: u64,
+    sample: f64,
+) -> Result<Runtime> {
+    let detectors = build_detectors(config)?;
+    let mut rt = Runtime::build(config, detectors, events, &upstream_tls, generation)
+        .map_err(|e| anyhow!(e))?;
+    rt.access_log_sample = sample;
+    Ok(rt)
+}
+
+fn listener_spec(l: &palisade_config::ListenerConfig) -> Result<ListenerSpec> {
+    let tls = match &l.tls {
+        None => None,
+        Some(t) => {
+            let built = palisade_tls::build_server_config_checked(t)
+                .with_context(|| format!("listener {}", l.address))?;
+            for w in &built.warnings {
+                tracing::warn!(listener = %l.address, "{w}");
+            }
+            let hsts = (l.hsts_max_age.0.as_secs() > 0)
+                .then(|| {
+                    HeaderValue::from_str(&format!(
+                        "max-age={}; includeSubDomains",
+                        l.hsts_max_age.0.as_secs()
+                    ))
+                    .ok()
+                })
+                .flatten();
+            Some(ListenerTls {
+                acceptor: tokio_rustls::TlsAcceptor::from(built.config),
+                hsts,
+                handshake_timeout: l.tls_handshake_timeout.0,
+            })
+        }
+    };
+    Ok(ListenerSpec {
+        tls,
+        redirect_https_port: l.redirect_to_https_port,
+    })
+}
+
+/// Starts a gateway: binds every listener (port 0 allowed), the admin
+/// listener, and returns once they accept connections.
+pub async fn start(opts: Options) -> Result<RunningGateway> {
+    let config = load_config(&opts)?;
+    let events_cfg = opts.events.clone().unwrap_or_default();
+    let pipeline =
+        Arc::new(EventPipeline::from_config(&events_cfg).map_err(|e| anyhow!("events: {e}"))?);
+    let recorder: Arc<dyn EventRecorder> = Arc::new(PipelineRecorder(pipeline.clone()));
+    let sample = events_cfg.access_log_sample_rate;
+    let prom = prometheus();
+
+    let runtime = build_runtime(&config, recorder.clone(), 1, sample)?;
+    let gateway = Gateway::new(runtime);
+    let conn_limits = ConnLimits::new(&config.limits);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut listen_addrs = Vec::new();
+    for l in &config.listeners {
+        let spec = listener_spec(l)?;
+        let listener = TcpListener::bind(l.address)
+            .await
+            .with_context(|| format!("cannot listen on {}", l.address))?;
+        listen_addrs.push(listener.local_addr()?);
+        tasks.push(tokio::spawn(run_listener(
+            listener,
+            spec,
+            gateway.clone(),
+            conn_limits.clone(),
+            shutdown_rx.clone(),
+        )));
+    }
+
+    let generation = Arc::new(AtomicU64::new(1));
+    let reload_lock = Arc::new(Mutex::new(()));
+    let reload: Arc<dyn Fn() -> Result<String, String> + Send + Sync> = {
+        let gateway = gateway.clone();
+        let opts = opts.clone();
+        let recorder = recorder.clone();
+        let listeners: Vec<SocketAddr> = config.listeners.iter().map(|l| l.address).collect();
+        Arc::new(move || {
+            let _guard = reload_lock
+                .lock()
+                .map_err(|_| "reload lock poisoned".to_string())?;
+            let config = load_config(&opts).map_err(|e| format!("{e:#}"))?;
+            let new_listeners: Vec<SocketAddr> =
+                config.listeners.iter().map(|l| l.address).collect();
+            let generation = generation.fetch_add(1, Ordering::SeqCst) + 1;
+            let rt = build_runtime(&config, recorder.clone(), generation, sample)
+                .map_err(|e| format!("{e:#}"))?;
+            gateway.swap(rt);
+            metrics::counter!("palisade_config_reloads_total", "result" => "ok").increment(1);
+            let mut msg = format!("configuration generation {generation} in force");
+            if new_listeners != listeners {
+                msg.push_str(" (listener changes take effect after a restart)");
+            }
+            tracing::info!("{msg}");
+            Ok(msg)
+        })
+    };
+    let reload_counted: Arc<dyn Fn() -> Result<String, String> + Send + Sync> = {
+        let inner = reload.clone();
+        Arc::new(move || {
+            let r = inner();
+            if let Err(e) = &r {
+                metrics::counter!("palisade_config_reloads_total", "result" => "refused")
+                    .increment(1);
+                tracing::error!("reload refused, previous configuration still serving: {e}");
+            }
+            r
+        })
+    };
+
+    let mut admin_addr = None;
+    if config.admin.enabled {
+        let listener = TcpListener::bind(config.admin.address)
+            .await
+            .with_context(|| format!("cannot listen on admin address {}", config.admin.address))?;
+        admin_addr = Some(listener.local_addr()?);
+        let state = AdminState {
+            metrics: Arc::new(move || prom.render()),
+            ready: Arc::new(AtomicBool::new(true)),
+            reload: reload_counted.clone(),
+        };
+        tasks.push(tokio::spawn(run_admin(
+            listener,
+            state,
+            shutdown_rx.clone(),
+        )));
+    }
+
+    Ok(RunningGateway {
+        listen_addrs,
+        admin_addr,
+        gateway,
+        shutdown: shutdown_tx,
+        tasks,
+        events: pipeline,
+        reload: reload_counted,
+    })
+}
