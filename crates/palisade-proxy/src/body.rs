@@ -171,15 +171,14 @@ where
     }
 
     fn size_hint(&self) -> SizeHint {
-        let mut h = self.rest.size_hint();
-        if let Some(p) = &self.prefix {
-            let n = p.len() as u64;
-            h.set_lower(h.lower() + n);
-            if let Some(u) = h.upper() {
-                h.set_upper(u + n);
-            }
+        let inner = self.rest.size_hint();
+        let n = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
+        let mut hint = SizeHint::new();
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper.saturating_add(n));
         }
-        h
+        hint.set_lower(inner.lower().saturating_add(n));
+        hint
     }
 }
 

@@ -13,6 +13,7 @@ pub mod client_ip;
 pub mod conn;
 pub mod forwarding;
 pub mod hygiene;
+pub mod json_limits;
 pub mod pipeline;
 pub mod problem;
 pub mod routing;

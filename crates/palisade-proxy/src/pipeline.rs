@@ -7,6 +7,7 @@
 use crate::body::{self, BodyError, BodyLimits, Buffered, PrefixedBody};
 use crate::forwarding::{self, ForwardedFor};
 use crate::hygiene;
+use crate::json_limits;
 use crate::problem::problem_response;
 use crate::routing::request_host;
 use crate::runtime::{RouteRuntime, Runtime};
@@ -159,6 +160,7 @@ pub async fn handle(
         };
         match body::buffer(body, declared_len, limits).await {
             Ok(Buffered::Complete(bytes)) => {
+                json_structure_check(&rt, &mut tx, &bytes);
                 tx.request_body = Some(bytes.clone());
                 upstream_body = body::full(bytes);
             }
@@ -384,6 +386,43 @@ pub async fn handle(
     };
     let resp = Response::from_parts(rparts, out_body);
     finish(&rt, &conn, &route, tx, resp, action, &timer)
+}
+
+/// Depth and member-count limits on JSON bodies, before any detector parses them.
+fn json_structure_check(rt: &Runtime, tx: &mut Transaction, bytes: &[u8]) {
+    let is_json = tx
+        .request
+        .media_type()
+        .is_some_and(|m| json_limits::is_json_media_type(&m));
+    if !is_json {
+        return;
+    }
+    if let Err(e) = json_limits::check(bytes, rt.limits.json_max_depth, rt.limits.json_max_keys) {
+        let (rule, msg) = match e {
+            json_limits::JsonLimitExceeded::Depth(d) => (
+                "palisade.limits.json_depth",
+                format!("JSON nested deeper than {d}"),
+            ),
+            json_limits::JsonLimitExceeded::Keys(k) => (
+                "palisade.limits.json_keys",
+                format!("JSON has more than {k} members"),
+            ),
+        };
+        tx.report(
+            Finding::new(
+                rule,
+                Category::ResourceLimit,
+                Severity::Error,
+                Location::new("body"),
+                "",
+                msg.clone(),
+            )
+            .enforce(Enforcement::new(
+                StatusCode::BAD_REQUEST,
+                "JSON body exceeds structural limits",
+            )),
+        );
+    }
 }
 
 /// Route-level protocol rules: URI length, header count, method and media type allow-lists.

@@ -1,0 +1,92 @@
+//! Structural limits on JSON bodies, checked in one pass over the bytes before
+//! any detector parses them: nesting depth and member count. A body built to
+//! exhaust a parser (`[[[[…` a million deep, or a million keys) is refused
+//! cheaply, in linear time and constant memory.
+
+/// What was exceeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonLimitExceeded {
+    Depth(usize),
+    Keys(usize),
+}
+
+/// Scans `body` as JSON text. Strings (with escapes) are skipped, so brackets
+/// and colons inside them do not count. Malformed JSON is not this function's
+/// concern: it only bounds the structure a parser would have to build.
+pub fn check(body: &[u8], max_depth: usize, max_keys: usize) -> Result<(), JsonLimitExceeded> {
+    let mut depth = 0usize;
+    let mut keys = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in body {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max_depth {
+                    return Err(JsonLimitExceeded::Depth(max_depth));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b':' => {
+                keys += 1;
+                if keys > max_keys {
+                    return Err(JsonLimitExceeded::Keys(max_keys));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// True for `application/json` and any `+json` media type.
+pub fn is_json_media_type(media: &str) -> bool {
+    media == "application/json" || media.ends_with("+json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn depth_and_keys() {
+        assert_eq!(check(b"[[[1]]]", 3, 10), Ok(()));
+        assert_eq!(check(b"[[[[1]]]]", 3, 10), Err(JsonLimitExceeded::Depth(3)));
+        assert_eq!(
+            check(br#"{"a":1,"b":2,"c":3}"#, 5, 2),
+            Err(JsonLimitExceeded::Keys(2))
+        );
+    }
+
+    #[test]
+    fn strings_do_not_count() {
+        assert_eq!(check(br#"{"a":"[[[[:::{{{\"]]]"}"#, 1, 1), Ok(()));
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = check(&bytes, 8, 8);
+        }
+
+        #[test]
+        fn matches_a_parser_on_valid_json(depth in 1usize..40) {
+            let text = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+            prop_assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok());
+            prop_assert_eq!(check(text.as_bytes(), depth, 0).is_ok(), true);
+            prop_assert_eq!(check(text.as_bytes(), depth - 1, 0).is_err(), true);
+        }
+    }
+}
