@@ -145,9 +145,9 @@ impl ApiKeyIndex {
     pub fn verify(&self, presented: &str, now: i64) -> Result<Principal, ApiKeyError> {
         let id = parse_key_id(presented)?;
         let record = self.by_id.get(id).ok_or(ApiKeyError::Unknown)?;
-        let presented_hash = Sha256::digest(presented.as_bytes());
+        let presented_hash: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         let stored = hex::decode(&record.sha256).map_err(|_| ApiKeyError::Unknown)?;
-        if !bool::from(presented_hash.as_slice().ct_eq(&stored)) {
+        if !bool::from(presented_hash[..].ct_eq(&stored[..])) {
             return Err(ApiKeyError::Unknown);
         }
         if record.revoked_at.is_some() {

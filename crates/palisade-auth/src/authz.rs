@@ -314,6 +314,40 @@ pub fn credential_of(kind: PrincipalKind) -> CredentialKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Obviously correct (exponential) matcher to compare against.
+    fn reference(pattern: &[PatternSegment], path: &[String]) -> bool {
+        match pattern.split_first() {
+            None => path.is_empty(),
+            Some((PatternSegment::Any, rest)) => {
+                (0..=path.len()).any(|i| reference(rest, &path[i..]))
+            }
+            Some((PatternSegment::One, rest)) => !path.is_empty() && reference(rest, &path[1..]),
+            Some((PatternSegment::Literal(l), rest)) => {
+                path.first().is_some_and(|p| p == l) && reference(rest, &path[1..])
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn matcher_agrees_with_reference(
+            pattern in proptest::collection::vec(prop_oneof!["a", "b", "\\*", "\\*\\*"], 0..6),
+            path in proptest::collection::vec(prop_oneof!["a", "b", "c"], 0..8)
+        ) {
+            let text = format!("/{}", pattern.join("/"));
+            let compiled = PathPattern::parse(&text, false).unwrap();
+            prop_assert_eq!(compiled.matches_segments(&path), reference(&compiled.segments, &path));
+        }
+
+        #[test]
+        fn normalisation_never_panics_and_has_no_dot_segments(raw in "\\PC{0,200}") {
+            for seg in normalize_path(&raw) {
+                prop_assert!(seg != "." && seg != ".." && !seg.is_empty());
+            }
+        }
+    }
 
     fn pat(p: &str) -> PathPattern {
         PathPattern::parse(p, true).unwrap()

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The `[auth]` section.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// Realm announced in `WWW-Authenticate` challenges.
@@ -48,6 +48,34 @@ pub struct AuthConfig {
     /// Headers carrying the verified identity to the upstream.
     #[serde(default)]
     pub identity_headers: IdentityHeadersConfig,
+    /// Extra CA certificates (PEM) trusted for `https://` JWKS and
+    /// introspection endpoints, besides the system's roots.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// Verified JWTs remembered so repeated tokens skip signature
+    /// verification (0 disables; see `verified_cache`).
+    #[serde(default = "default_jwt_cache")]
+    pub jwt_cache_entries: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            realm: default_realm(),
+            issuers: Vec::new(),
+            token_locations: Vec::new(),
+            api_keys: None,
+            introspection: None,
+            signatures: None,
+            mtls: MtlsConfig::default(),
+            rules: Vec::new(),
+            default_access: Access::default(),
+            case_insensitive_paths: true,
+            identity_headers: IdentityHeadersConfig::default(),
+            tls_ca_file: None,
+            jwt_cache_entries: default_jwt_cache(),
+        }
+    }
 }
 
 /// One trusted token issuer.
@@ -355,6 +383,9 @@ impl Default for IdentityHeadersConfig {
     }
 }
 
+fn default_jwt_cache() -> usize {
+    10_000
+}
 fn default_realm() -> String {
     "palisade".into()
 }

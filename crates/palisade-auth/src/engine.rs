@@ -26,16 +26,19 @@ use crate::introspection::{
     CachedIntrospector, HttpIntrospector, IntrospectionResult, TokenIntrospector,
 };
 use crate::issuer::{Issuer, JwksError};
+use crate::jwt::VerifiedJwt;
 use crate::jwt::{self, UnverifiedToken};
 use crate::mtls::{principal_from_certificate, PeerCertificate};
 use crate::signature::SignatureVerifier;
 use crate::token::{extract_token, query_value, single_header, ExtractError};
+use crate::verified_cache::VerifiedTokenCache;
 use arc_swap::ArcSwap;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use palisade_core::{
     Category, Detector, Enforcement, Finding, Location, Phase, Principal, Severity, Transaction,
 };
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -112,6 +115,8 @@ pub struct AuthEngine {
     rules: RuleSet,
     identity_headers: IdentityHeaders,
     clock: Clock,
+    jwt_cache: VerifiedTokenCache,
+    key_generation: AtomicU64,
 }
 
 impl std::fmt::Debug for AuthEngine {
@@ -128,7 +133,20 @@ impl AuthEngine {
     /// Builds the engine with the default HTTP client. Relative paths in the
     /// configuration are resolved against `base_dir` (the config file's directory).
     pub fn from_config(config: &AuthConfig, base_dir: &Path) -> Result<Self, ConfigError> {
-        let fetcher: Arc<dyn HttpFetcher> = Arc::new(HyperFetcher::new(Duration::from_secs(5)));
+        let timeout = Duration::from_secs(5);
+        let fetcher = match &config.tls_ca_file {
+            Some(path) => {
+                let full = base_dir.join(path);
+                let pem = std::fs::read(&full).map_err(|source| ConfigError::Io {
+                    path: full.display().to_string(),
+                    source,
+                })?;
+                HyperFetcher::with_extra_ca(timeout, &pem)
+            }
+            None => HyperFetcher::new(timeout),
+        }
+        .map_err(|e| ConfigError::Invalid(format!("HTTP client: {e}")))?;
+        let fetcher: Arc<dyn HttpFetcher> = Arc::new(fetcher);
         Self::from_config_with(config, base_dir, fetcher)
     }
 
@@ -209,6 +227,8 @@ impl AuthEngine {
             )?,
             identity_headers: IdentityHeaders::from_config(&config.identity_headers)?,
             clock: Arc::new(system_clock),
+            jwt_cache: VerifiedTokenCache::new(config.jwt_cache_entries),
+            key_generation: AtomicU64::new(0),
         })
     }
 
@@ -325,7 +345,7 @@ impl AuthEngine {
                     Some(i) => i.verify_with_refresh(&token, &header, now).await,
                     None => Err(JwtError::UnknownIssuer),
                 };
-                jwt_result(result, location)
+                self.jwt_verified(&token, result, location)
             }
             Step::Needs(Pending::Introspection { token, location }) => match &self.introspection {
                 Some(cache) => match cache.introspect(&token, now).await {
@@ -385,7 +405,7 @@ impl AuthEngine {
                     }
                     None => Err(JwtError::UnknownIssuer),
                 };
-                jwt_result(result, location)
+                self.jwt_verified(&token, result, location)
             }
             Step::Needs(Pending::Introspection { token, location }) => {
                 match self.introspection.as_ref().and_then(|c| c.cached(&token)) {
@@ -461,6 +481,10 @@ impl AuthEngine {
                 false,
             ));
         }
+        self.sync_key_generation();
+        if let Some(principal) = self.jwt_cache.get(&token, now) {
+            return Step::Done(AuthOutcome::Authenticated, Some(principal));
+        }
         let header = match jwt::inspect_token(&token) {
             Ok(h) => h,
             Err(e) => return done(jwt_result(Err(e), location)),
@@ -485,8 +509,33 @@ impl AuthEngine {
                     location,
                 })
             }
-            result => done(jwt_result(result, location)),
+            result => done(self.jwt_verified(&token, result, location)),
         }
+    }
+
+    /// Clears the verified-token cache when any issuer's key set changed.
+    fn sync_key_generation(&self) {
+        let current: u64 = self
+            .issuers
+            .iter()
+            .filter_map(|i| i.jwks().map(|j| j.generation()))
+            .sum();
+        if self.key_generation.swap(current, Ordering::AcqRel) != current {
+            self.jwt_cache.clear();
+        }
+    }
+
+    fn jwt_verified(
+        &self,
+        token: &str,
+        result: Result<VerifiedJwt, JwtError>,
+        location: String,
+    ) -> (AuthOutcome, Option<Principal>) {
+        if let Ok(v) = &result {
+            self.jwt_cache
+                .insert(token, v.principal.clone(), v.valid_from, v.valid_until);
+        }
+        jwt_result(result.map(|v| v.principal), location)
     }
 
     fn api_key_step(&self, tx: &Transaction, now: u64) -> Option<Step> {
@@ -745,30 +794,30 @@ impl Detector for AuthEngine {
                     self.authorize(tx);
                 }
             }
-            Phase::RequestBody => {
-                if tx.state.get::<AuthOutcome>() == Some(&AuthOutcome::PendingSignature) {
-                    self.verify_signature(tx);
-                    self.authorize(tx);
-                }
+            Phase::RequestBody
+                if tx.state.get::<AuthOutcome>() == Some(&AuthOutcome::PendingSignature) =>
+            {
+                self.verify_signature(tx);
+                self.authorize(tx);
             }
             _ => {}
         }
     }
 }
 
+/// Header name, query parameter, static keys, store and reload interval.
+type ApiKeySettings = (
+    Option<HeaderName>,
+    Option<String>,
+    ApiKeyIndex,
+    Option<Arc<ApiKeyStore>>,
+    Duration,
+);
+
 fn api_keys_from_config(
     config: &ApiKeysConfig,
     base_dir: &Path,
-) -> Result<
-    (
-        Option<HeaderName>,
-        Option<String>,
-        ApiKeyIndex,
-        Option<Arc<ApiKeyStore>>,
-        Duration,
-    ),
-    ConfigError,
-> {
+) -> Result<ApiKeySettings, ConfigError> {
     let header = match &config.header {
         Some(h) => Some(
             HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes())

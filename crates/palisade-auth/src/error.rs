@@ -111,6 +111,8 @@ pub enum FetchError {
     Status(u16),
     #[error("response body larger than {0} bytes")]
     TooLarge(usize),
+    #[error("TLS setup: {0}")]
+    Tls(String),
     #[error("unsupported URL scheme {0}")]
     Scheme(String),
 }

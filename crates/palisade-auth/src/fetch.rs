@@ -6,6 +6,7 @@ use crate::error::FetchError;
 use bytes::Bytes;
 use http::{header, Method, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -40,12 +41,12 @@ pub trait HttpFetcher: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<FetchedResponse, FetchError>>;
 }
 
-/// [`HttpFetcher`] over hyper-util's pooled client. Plain `http://` only:
-/// identity providers reached over TLS go through a TLS-terminating sidecar
-/// or a fetcher supplied by the gateway.
+/// [`HttpFetcher`] over hyper-util's pooled client, for `http://` and
+/// `https://` (rustls with the ring provider; trust roots are the system's
+/// plus any configured CA file).
 #[derive(Clone)]
 pub struct HyperFetcher {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
 }
 
@@ -58,14 +59,49 @@ impl std::fmt::Debug for HyperFetcher {
 }
 
 impl HyperFetcher {
-    pub fn new(timeout: Duration) -> Self {
+    /// A client trusting the system's root certificates.
+    pub fn new(timeout: Duration) -> Result<Self, FetchError> {
+        Self::with_roots(timeout, system_roots())
+    }
+
+    /// A client trusting the system's roots plus the certificates in `ca_pem`.
+    pub fn with_extra_ca(timeout: Duration, ca_pem: &[u8]) -> Result<Self, FetchError> {
+        let mut roots = system_roots();
+        let mut reader = std::io::BufReader::new(ca_pem);
+        let mut added = 0;
+        for cert in rustls_pemfile::certs(&mut reader) {
+            let cert = cert.map_err(|e| FetchError::Tls(e.to_string()))?;
+            roots
+                .add(cert)
+                .map_err(|e| FetchError::Tls(e.to_string()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(FetchError::Tls("no certificate in CA file".into()));
+        }
+        Self::with_roots(timeout, roots)
+    }
+
+    fn with_roots(timeout: Duration, roots: rustls::RootCertStore) -> Result<Self, FetchError> {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(timeout));
         connector.set_nodelay(true);
-        HyperFetcher {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+        connector.enforce_http(false);
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| FetchError::Tls(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
+        Ok(HyperFetcher {
+            client: Client::builder(TokioExecutor::new()).build(https),
             timeout,
-        }
+        })
     }
 
     async fn send(&self, request: Request<Full<Bytes>>) -> Result<FetchedResponse, FetchError> {
@@ -94,7 +130,7 @@ fn parse_http_uri(url: &str) -> Result<Uri, FetchError> {
         .parse()
         .map_err(|_| FetchError::Url(url.chars().take(200).collect()))?;
     match uri.scheme_str() {
-        Some("http") => Ok(uri),
+        Some("http") | Some("https") => Ok(uri),
         Some(other) => Err(FetchError::Scheme(other.to_owned())),
         None => Err(FetchError::Url("missing scheme".into())),
     }
@@ -136,4 +172,13 @@ impl HttpFetcher for HyperFetcher {
             self.send(request).await
         })
     }
+}
+
+fn system_roots() -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for cert in found.certs {
+        let _ = roots.add(cert);
+    }
+    roots
 }

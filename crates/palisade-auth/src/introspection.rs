@@ -168,6 +168,9 @@ impl TokenIntrospector for HttpIntrospector {
     }
 }
 
+/// Entries by token hash, and hashes in insertion order for eviction.
+type CacheState = (HashMap<[u8; 32], CacheEntry>, VecDeque<[u8; 32]>);
+
 struct CacheEntry {
     expires: Instant,
     result: IntrospectionResult,
@@ -179,7 +182,7 @@ pub struct CachedIntrospector {
     ttl: Duration,
     negative_ttl: Duration,
     capacity: usize,
-    state: Mutex<(HashMap<[u8; 32], CacheEntry>, VecDeque<[u8; 32]>)>,
+    state: Mutex<CacheState>,
 }
 
 impl std::fmt::Debug for CachedIntrospector {

@@ -3,11 +3,11 @@
 use crate::config::IssuerConfig;
 use crate::error::{ConfigError, FetchError, JwtError};
 use crate::fetch::HttpFetcher;
-use crate::jwt::{self, ClaimPolicy, UnverifiedToken, VerificationKey};
+use crate::jwt::{self, ClaimPolicy, UnverifiedToken, VerificationKey, VerifiedJwt};
 use arc_swap::ArcSwap;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::Algorithm;
-use palisade_core::Principal;
+use sha2::Digest as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,6 +32,8 @@ pub struct JwksCache {
     last_kid_refetch: Mutex<Option<Instant>>,
     fetch_lock: tokio::sync::Mutex<()>,
     fetches: AtomicU64,
+    generation: AtomicU64,
+    document_digest: Mutex<[u8; 32]>,
 }
 
 impl std::fmt::Debug for JwksCache {
@@ -59,6 +61,8 @@ impl JwksCache {
             last_kid_refetch: Mutex::new(None),
             fetch_lock: tokio::sync::Mutex::new(()),
             fetches: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            document_digest: Mutex::new([0; 32]),
         }
     }
 
@@ -73,6 +77,11 @@ impl JwksCache {
     /// Keys currently cached.
     pub fn keys(&self) -> Arc<Vec<VerificationKey>> {
         self.keys.load_full()
+    }
+
+    /// Increases whenever the fetched key set changes.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Fetches attempted so far.
@@ -101,6 +110,13 @@ impl JwksCache {
         let keys = jwt::parse_jwks(&response.body)?;
         let count = keys.len();
         self.keys.store(Arc::new(keys));
+        let digest: [u8; 32] = sha2::Sha256::digest(&response.body).into();
+        if let Ok(mut previous) = self.document_digest.lock() {
+            if *previous != digest {
+                *previous = digest;
+                self.generation.fetch_add(1, Ordering::Release);
+            }
+        }
         Ok(count)
     }
 
@@ -254,7 +270,7 @@ impl Issuer {
         token: &str,
         header: &UnverifiedToken,
         now: u64,
-    ) -> Result<Principal, JwtError> {
+    ) -> Result<VerifiedJwt, JwtError> {
         let jwks_keys = self.jwks.as_ref().map(|j| j.keys());
         let all: Vec<VerificationKey>;
         let keys: &[VerificationKey] = match &jwks_keys {
@@ -279,7 +295,7 @@ impl Issuer {
         token: &str,
         header: &UnverifiedToken,
         now: u64,
-    ) -> Result<Principal, JwtError> {
+    ) -> Result<VerifiedJwt, JwtError> {
         match self.verify(token, header, now) {
             Err(JwtError::UnknownKid(kid)) => match &self.jwks {
                 Some(jwks) if jwks.refetch_for_unknown_kid().await => {

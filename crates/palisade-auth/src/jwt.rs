@@ -39,6 +39,8 @@ const MAX_CLAIM_VALUE: usize = 1024;
 /// Keys tried for a token without `kid`.
 const MAX_KEYS_TRIED: usize = 8;
 
+type PemParser = fn(&[u8]) -> jsonwebtoken::errors::Result<DecodingKey>;
+
 /// A verification key bound to one algorithm family (and possibly one algorithm).
 #[derive(Clone)]
 pub struct VerificationKey {
@@ -79,10 +81,7 @@ impl VerificationKey {
                 "a private key was given where a public key is expected".into(),
             ));
         }
-        let attempts: [(
-            AlgorithmFamily,
-            fn(&[u8]) -> jsonwebtoken::errors::Result<DecodingKey>,
-        ); 3] = [
+        let attempts: [(AlgorithmFamily, PemParser); 3] = [
             (AlgorithmFamily::Rsa, DecodingKey::from_rsa_pem),
             (AlgorithmFamily::Ec, DecodingKey::from_ec_pem),
             (AlgorithmFamily::Ed, DecodingKey::from_ed_pem),
@@ -305,7 +304,7 @@ pub fn verify_token(
     keys: &[VerificationKey],
     policy: &ClaimPolicy,
     now: u64,
-) -> Result<Principal, JwtError> {
+) -> Result<VerifiedJwt, JwtError> {
     let alg = header.algorithm;
     if !allowed.contains(&alg) {
         return Err(JwtError::AlgorithmNotAllowed(format!("{alg:?}")));
@@ -341,7 +340,36 @@ pub fn verify_token(
     }
     let claims = claims.ok_or(JwtError::BadSignature)?;
     check_claims(&claims, policy, now)?;
-    principal_from_claims(&claims, policy, PrincipalKind::Jwt)
+    let (valid_from, valid_until) = validity_window(&claims, policy)?;
+    Ok(VerifiedJwt {
+        principal: principal_from_claims(&claims, policy, PrincipalKind::Jwt)?,
+        valid_from,
+        valid_until,
+    })
+}
+
+/// A verified token: its principal and the unix-time window (leeway
+/// included) in which its time claims hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedJwt {
+    pub principal: Principal,
+    pub valid_from: u64,
+    pub valid_until: u64,
+}
+
+fn validity_window(
+    claims: &Map<String, Value>,
+    policy: &ClaimPolicy,
+) -> Result<(u64, u64), JwtError> {
+    let leeway = policy.leeway;
+    let nbf = numeric_claim(claims, "nbf")?.unwrap_or(0);
+    let iat = numeric_claim(claims, "iat")?;
+    let from = nbf.max(iat.unwrap_or(0)).saturating_sub(leeway);
+    let mut until = numeric_claim(claims, "exp")?.map_or(u64::MAX, |e| e.saturating_add(leeway));
+    if let (Some(max_age), Some(iat)) = (policy.max_age, iat) {
+        until = until.min(iat.saturating_add(max_age).saturating_add(leeway));
+    }
+    Ok((from, until))
 }
 
 fn numeric_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<u64>, JwtError> {
@@ -497,4 +525,56 @@ pub fn parse_algorithm(name: &str) -> Result<Algorithm, JwtError> {
         return Err(JwtError::AlgorithmNone);
     }
     Algorithm::from_str(name).map_err(|_| JwtError::AlgorithmNotAllowed(truncate(name, 16)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn header_checks() {
+        let seg = |v: &str| URL_SAFE_NO_PAD.encode(v);
+        let tok = |h: &str, sig: &str| format!("{}.{}.{sig}", seg(h), seg("{}"));
+        assert_eq!(
+            inspect_token(&tok(r#"{"alg":"none"}"#, "")).unwrap_err(),
+            JwtError::AlgorithmNone
+        );
+        assert_eq!(
+            inspect_token(&tok(r#"{"alg":"RS256"}"#, "")).unwrap_err(),
+            JwtError::MissingSignature
+        );
+        assert_eq!(
+            inspect_token(&tok(r#"{"alg":"RS256","crit":["b64"]}"#, "x")).unwrap_err(),
+            JwtError::UnsupportedCritical
+        );
+        assert!(matches!(
+            inspect_token(&tok(r#"{"alg":"XS256"}"#, "x")),
+            Err(JwtError::AlgorithmNotAllowed(_))
+        ));
+        assert!(matches!(
+            inspect_token(&tok(r#"{"alg":"RS256","kid":7}"#, "x")),
+            Err(JwtError::Malformed(_))
+        ));
+        assert!(inspect_token(&tok(r#"{"alg":"RS256","kid":"k"}"#, "x")).is_ok());
+        assert!(matches!(
+            inspect_token(&"a".repeat(MAX_TOKEN_LEN + 1)),
+            Err(JwtError::Malformed(_))
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn inspection_never_panics(token in "\\PC{0,300}") {
+            let _ = inspect_token(&token);
+        }
+
+        #[test]
+        fn inspection_of_structured_tokens_never_panics(
+            header in "\\PC{0,60}", payload in "\\PC{0,60}", sig in "[A-Za-z0-9_-]{0,20}"
+        ) {
+            let token = format!("{}.{}.{sig}", URL_SAFE_NO_PAD.encode(&header), URL_SAFE_NO_PAD.encode(&payload));
+            let _ = inspect_token(&token);
+        }
+    }
 }

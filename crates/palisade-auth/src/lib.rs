@@ -34,9 +34,33 @@
 //! (sync, no I/O) with an optional async [`AuthEngine::authenticate`] step for
 //! JWKS refetches and introspection.
 //!
-//! Known limits: JWKS and introspection endpoints are reached over plain HTTP
-//! by the built-in client ([`fetch::HyperFetcher`]); HTTPS endpoints need a
-//! caller-supplied [`fetch::HttpFetcher`]. Encrypted tokens (JWE) are refused.
+//! # Driving it from the proxy
+//!
+//! ```text
+//! let engine = Arc::new(AuthEngine::from_config(&config.auth, config_dir)?);
+//! engine.refresh_jwks().await;             // once at start-up
+//! engine.spawn_background_tasks();         // JWKS schedule, API key store reload
+//! // per request, before the detector pipeline:
+//! tx.state.insert(PeerCertificate(der));   // when the TLS layer verified a client cert
+//! engine.authenticate(&mut tx).await;      // JWKS refetch on unknown kid, introspection
+//! // the pipeline runs engine.inspect(Phase::RequestHead / RequestBody, &mut tx)
+//! // before forwarding upstream:
+//! engine.apply_identity_headers(&mut upstream_headers, tx.principal.as_ref());
+//! ```
+//!
+//! Refusals are findings carrying an [`palisade_core::Enforcement`] (401 with
+//! `WWW-Authenticate`, or 403); `palisade_core::DecisionPolicy::decide` turns
+//! them into the response. The API key store behind `palisade keys
+//! create|revoke|list` is [`ApiKeyStore`] (`open`, `create`, `revoke`, `list`).
+//!
+//! Verified JWTs are cached ([`verified_cache`]) so a client repeating its
+//! token does not pay for an RSA verification on every request.
+//!
+//! JWKS and introspection endpoints are fetched by [`fetch::HyperFetcher`]
+//! over `http://` or `https://` (rustls, ring provider, system roots plus an
+//! optional `tls_ca_file`), or by any [`fetch::HttpFetcher`] the gateway supplies.
+//!
+//! Known limits: encrypted tokens (JWE) are refused.
 //! The RSA implementation (RustCrypto `rsa`) is only used for public-key
 //! verification, where its known timing side channel (RUSTSEC-2023-0071,
 //! private-key operations) does not apply.
@@ -54,6 +78,7 @@ pub mod jwt;
 pub mod mtls;
 pub mod signature;
 pub mod token;
+pub mod verified_cache;
 
 pub use apikey::{ApiKeyIndex, ApiKeyRecord, ApiKeyStore, CreatedApiKey, NewApiKey};
 pub use authz::{AuthzDecision, PathPattern, RuleSet};

@@ -219,7 +219,7 @@ secret_env = "PALISADE_TEST_HS_SECRET"
 
 #[tokio::test]
 async fn kid_injection_is_only_a_lookup_key() {
-    let s = setup(&format!(
+    let s = setup(
         r#"
 [[issuers]]
 issuer = "https://hmac.example"
@@ -227,8 +227,8 @@ algorithms = ["HS256"]
 [[issuers.keys]]
 kid = "hmac-1"
 secret_env = "PALISADE_TEST_HS_SECRET"
-"#
-    ))
+"#,
+    )
     .await;
     let mut body = claims("mallory", "admin");
     body["iss"] = json!("https://hmac.example");
@@ -563,4 +563,19 @@ keys = [{ secret_env = "PALISADE_TEST_SHORT" }]
     std::env::set_var("PALISADE_TEST_SHORT", "short");
     let config: AuthConfig = toml::from_str(short_secret).unwrap();
     assert!(AuthEngine::from_config(&config, &example_dir()).is_err());
+}
+
+#[tokio::test]
+async fn cached_tokens_stop_verifying_when_their_key_is_withdrawn() {
+    let s = setup("").await;
+    let token = mint_rs256(&claims("alice", ""));
+    for _ in 0..3 {
+        let tx = run(&s.engine, request(Method::GET, "/api/orders", Some(&token))).await;
+        assert_eq!(status(&tx), None);
+    }
+    // The issuer rotates its key out; the next scheduled refresh sees it.
+    s.server.serve("/jwks.json", 200, r#"{"keys":[]}"#);
+    assert!(s.engine.refresh_jwks().await.is_empty());
+    let tx = run(&s.engine, request(Method::GET, "/api/orders", Some(&token))).await;
+    assert_eq!(status(&tx), Some(StatusCode::UNAUTHORIZED));
 }

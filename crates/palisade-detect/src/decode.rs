@@ -81,10 +81,18 @@ pub fn percent_decode_into(input: &[u8], plus_is_space: bool, out: &mut Vec<u8>)
 }
 
 /// Maps a code point to the ASCII character a lenient back end would read
-/// (fullwidth forms `U+FF01..U+FF5E`), or the character itself.
+/// (fullwidth forms `U+FF01..U+FF5E`, slash and dot look-alikes), or the
+/// character itself.
 fn fold_wide_char(value: u32) -> char {
     if (0xFF01..=0xFF5E).contains(&value) {
         return char::from_u32(value - 0xFF01 + 0x21).unwrap_or('\u{FFFD}');
+    }
+    // "Best fit" look-alikes some back ends map to path punctuation.
+    match value {
+        0x2215 | 0x2044 => return '/',
+        0x2216 | 0xFE68 => return '\\',
+        0x2024 => return '.',
+        _ => {}
     }
     char::from_u32(value).unwrap_or('\u{FFFD}')
 }
@@ -199,8 +207,8 @@ pub fn html_decode_into(input: &[u8], out: &mut Vec<u8>) -> bool {
 
 /// Normalises bytes the way a lenient back end might read them, into `out`
 /// (cleared first): overlong UTF-8 encodings of ASCII (`C0 AE` for `.`)
-/// become the ASCII byte, fullwidth forms become ASCII, NUL bytes are
-/// dropped. Other bytes, valid or not, are kept. Returns whether anything changed.
+/// become the ASCII byte, fullwidth forms and slash look-alikes become ASCII.
+/// Other bytes, NUL included, are kept. Returns whether anything changed.
 pub fn normalize_bytes_into(input: &[u8], out: &mut Vec<u8>) -> bool {
     out.clear();
     out.reserve(input.len());
@@ -208,11 +216,6 @@ pub fn normalize_bytes_into(input: &[u8], out: &mut Vec<u8>) -> bool {
     let mut i = 0;
     while i < input.len() {
         let b = at(input, i);
-        if b == 0 {
-            changed = true;
-            i += 1;
-            continue;
-        }
         if b < 0x80 {
             out.push(b);
             i += 1;
@@ -237,6 +240,21 @@ pub fn normalize_bytes_into(input: &[u8], out: &mut Vec<u8>) -> bool {
             i += 3;
             changed = true;
             continue;
+        }
+        // Slash and dot look-alikes: U+2215, U+2216, U+2044, U+2024.
+        if b == 0xE2 && i + 2 < input.len() {
+            let folded = match (c1, c2) {
+                (0x88, 0x95) | (0x81, 0x84) => Some(b'/'),
+                (0x88, 0x96) => Some(b'\\'),
+                (0x80, 0xA4) => Some(b'.'),
+                _ => None,
+            };
+            if let Some(f) = folded {
+                out.push(f);
+                i += 3;
+                changed = true;
+                continue;
+            }
         }
         // Fullwidth forms EF BC 81 .. EF BD 9E.
         if b == 0xEF && matches!(c1, 0xBC | 0xBD) && is_continuation(c2) && i + 2 < input.len() {
@@ -266,7 +284,7 @@ pub fn plain_base64(value: &[u8], out: &mut Vec<u8>) -> bool {
     use base64::Engine;
     out.clear();
     let trimmed = value.trim_ascii();
-    if trimmed.len() < 12 || trimmed.len() > 64 * 1024 {
+    if trimmed.len() < 8 || trimmed.len() > 64 * 1024 {
         return false;
     }
     let body = trimmed
@@ -350,8 +368,11 @@ mod tests {
     #[test]
     fn overlong_and_fullwidth() {
         let mut out = Vec::new();
-        normalize_bytes_into(b"\xc0\xae\xc0\xae/\xe0\x80\xaf\x00x\xef\xbc\x9c", &mut out);
-        assert_eq!(out, b"..//x<");
+        normalize_bytes_into(
+            b"\xc0\xae\xc0\xae/\xe0\x80\xaf\x00x\xef\xbc\x9c\xe2\x88\x96",
+            &mut out,
+        );
+        assert_eq!(out, b"..//\x00x<\\");
     }
 
     #[test]

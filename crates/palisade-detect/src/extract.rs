@@ -20,7 +20,10 @@ pub fn for_each_pair(input: &[u8], max: usize, visit: &mut dyn FnMut(&[u8], &[u8
             continue;
         }
         let (raw_name, raw_value) = match memchr::memchr(b'=', pair) {
-            Some(p) => (pair.get(..p).unwrap_or(&[]), pair.get(p + 1..).unwrap_or(&[])),
+            Some(p) => (
+                pair.get(..p).unwrap_or(&[]),
+                pair.get(p + 1..).unwrap_or(&[]),
+            ),
             None => (pair, &[][..]),
         };
         percent_decode_into(raw_name, true, &mut name);
@@ -53,20 +56,42 @@ pub fn for_each_cookie(header: &[u8], max: usize, visit: &mut dyn FnMut(&[u8], &
     }
 }
 
-/// A parameter of a header value such as `boundary` in a content type.
+/// A parameter of a header value such as `boundary` in a content type or
+/// `filename` in a content disposition. Quoted values may contain `;`.
 pub fn header_parameter<'a>(header: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    for param in header.split(|b| *b == b';').skip(1) {
-        let param = param.trim_ascii();
-        let eq = memchr::memchr(b'=', param)?;
-        if param.get(..eq)?.trim_ascii().eq_ignore_ascii_case(name) {
-            let value = param.get(eq + 1..)?.trim_ascii();
-            return Some(
-                value
-                    .strip_prefix(b"\"")
-                    .and_then(|v| v.strip_suffix(b"\""))
-                    .unwrap_or(value),
-            );
+    let mut i = memchr::memchr(b';', header)? + 1;
+    while i < header.len() {
+        while matches!(at(header, i), b' ' | b'\t' | b';') {
+            i += 1;
         }
+        let name_start = i;
+        while i < header.len() && !matches!(at(header, i), b'=' | b';') {
+            i += 1;
+        }
+        let param = header.get(name_start..i)?.trim_ascii();
+        if at(header, i) != b'=' {
+            continue;
+        }
+        i += 1;
+        let (value, next) = if at(header, i) == b'"' {
+            let start = i + 1;
+            let mut j = start;
+            while j < header.len() && at(header, j) != b'"' {
+                if at(header, j) == b'\\' {
+                    j += 1;
+                }
+                j += 1;
+            }
+            (header.get(start..j.min(header.len()))?, j + 1)
+        } else {
+            let start = i;
+            let end = memchr::memchr(b';', header.get(i..)?).map_or(header.len(), |p| i + p);
+            (header.get(start..end)?.trim_ascii(), end)
+        };
+        if param.eq_ignore_ascii_case(name) {
+            return Some(value);
+        }
+        i = next;
     }
     None
 }
@@ -114,9 +139,15 @@ pub fn for_each_part(body: &[u8], boundary: &[u8], max: usize, visit: &mut dyn F
         let next = find(body, start, &delimiter).unwrap_or(body.len());
         let part = body.get(start..next).unwrap_or(&[]);
         let (head, content) = match find(part, 0, b"\r\n\r\n") {
-            Some(p) => (part.get(..p).unwrap_or(&[]), part.get(p + 4..).unwrap_or(&[])),
+            Some(p) => (
+                part.get(..p).unwrap_or(&[]),
+                part.get(p + 4..).unwrap_or(&[]),
+            ),
             None => match find(part, 0, b"\n\n") {
-                Some(p) => (part.get(..p).unwrap_or(&[]), part.get(p + 2..).unwrap_or(&[])),
+                Some(p) => (
+                    part.get(..p).unwrap_or(&[]),
+                    part.get(p + 2..).unwrap_or(&[]),
+                ),
                 None => (part, &[][..]),
             },
         };
@@ -183,8 +214,13 @@ pub fn for_each_graphql_string(doc: &[u8], max: usize, visit: &mut dyn FnMut(&[u
                             b't' => buf.push(b'\t'),
                             b'r' => buf.push(b'\r'),
                             b'u' => {
-                                let hex = doc.get(j + 2..j + 6).and_then(|h| std::str::from_utf8(h).ok());
-                                match hex.and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32) {
+                                let hex = doc
+                                    .get(j + 2..j + 6)
+                                    .and_then(|h| std::str::from_utf8(h).ok());
+                                match hex
+                                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                                    .and_then(char::from_u32)
+                                {
                                     Some(ch) => {
                                         let mut tmp = [0u8; 4];
                                         buf.extend_from_slice(ch.encode_utf8(&mut tmp).as_bytes());
@@ -229,9 +265,20 @@ mod tests {
     fn pairs() {
         let mut out = Vec::new();
         for_each_pair(b"a=1&b=x+y%27&&c&user%5B%24ne%5D=1", 10, &mut |n, v| {
-            out.push((String::from_utf8_lossy(n).into_owned(), String::from_utf8_lossy(v).into_owned()))
+            out.push((
+                String::from_utf8_lossy(n).into_owned(),
+                String::from_utf8_lossy(v).into_owned(),
+            ))
         });
-        assert_eq!(out, vec![("a".into(), "1".into()), ("b".into(), "x y'".into()), ("c".into(), "".into()), ("user[$ne]".into(), "1".into())]);
+        assert_eq!(
+            out,
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "x y'".into()),
+                ("c".into(), "".into()),
+                ("user[$ne]".into(), "1".into())
+            ]
+        );
     }
 
     #[test]
@@ -239,18 +286,35 @@ mod tests {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nhello\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../a.php\"\r\nContent-Type: text/plain\r\n\r\ndata\r\n--XyZ--\r\n";
         let mut parts = Vec::new();
         for_each_part(body, b"XyZ", 10, &mut |p| {
-            parts.push((p.name.to_vec(), p.filename.map(<[u8]>::to_vec), p.body.to_vec()))
+            parts.push((
+                p.name.to_vec(),
+                p.filename.map(<[u8]>::to_vec),
+                p.body.to_vec(),
+            ))
         });
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[0], (b"title".to_vec(), None, b"hello".to_vec()));
         assert_eq!(parts[1].1.as_deref(), Some(&b"../../a.php"[..]));
         assert_eq!(parts[1].2, b"data");
+        let cd = b"form-data; name=\"file\"; filename=\"a.pdf; cat /etc/passwd\"";
+        assert_eq!(
+            header_parameter(cd, b"filename"),
+            Some(&b"a.pdf; cat /etc/passwd"[..])
+        );
+        assert_eq!(
+            header_parameter(b"multipart/form-data; boundary=xyz", b"boundary"),
+            Some(&b"xyz"[..])
+        );
     }
 
     #[test]
     fn graphql_strings() {
         let mut out = Vec::new();
-        for_each_graphql_string(br#"query { user(name: "O\"Brien", bio: """multi""") { id } } # "comment""#, 10, &mut |s| out.push(s.to_vec()));
+        for_each_graphql_string(
+            br#"query { user(name: "O\"Brien", bio: """multi""") { id } } # "comment""#,
+            10,
+            &mut |s| out.push(s.to_vec()),
+        );
         assert_eq!(out, vec![b"O\"Brien".to_vec(), b"multi".to_vec()]);
     }
 

@@ -12,16 +12,44 @@ pub enum JsonItemKind {
     String,
 }
 
-/// One key or string value. `path` is `$`-rooted (`$.user.tags[2]`); for a
-/// key it includes the key itself. `parent_key` is, for a key, the key of the
-/// enclosing member (`constructor` for `{"constructor":{"prototype":..}}`) and,
-/// for a value, the key that names it.
+/// One key or string value. `path()` renders its `$`-rooted location
+/// (`$.user.tags[2]`); for a key it includes the key itself. `parent_key`
+/// is, for a key, the key of the enclosing member (`constructor` for
+/// `{"constructor":{"prototype":..}}`) and, for a value, the key that names it.
 #[derive(Debug)]
 pub struct JsonItem<'a> {
     pub kind: JsonItemKind,
-    pub path: &'a str,
     pub value: &'a [u8],
     pub parent_key: &'a [u8],
+    frames: &'a [Frame],
+    keys: &'a [u8],
+}
+
+impl JsonItem<'_> {
+    /// The item's path, rendered on demand (most items never need one).
+    pub fn path(&self) -> String {
+        let mut path = String::from("$");
+        for frame in self.frames {
+            if path.len() >= MAX_PATH_LEN {
+                path.push('…');
+                break;
+            }
+            match frame.container {
+                Container::Object => {
+                    let key = self
+                        .keys
+                        .get(frame.key_start..frame.key_start + frame.key_len)
+                        .unwrap_or(&[]);
+                    push_key(&mut path, key);
+                }
+                Container::Array(index) => {
+                    use std::fmt::Write;
+                    let _ = write!(path, "[{index}]");
+                }
+            }
+        }
+        path
+    }
 }
 
 /// Outcome of a scan.
@@ -43,9 +71,9 @@ enum Container {
     Array(usize),
 }
 
+#[derive(Debug)]
 struct Frame {
     container: Container,
-    path_len: usize,
     key_start: usize,
     key_len: usize,
 }
@@ -64,11 +92,28 @@ fn at(input: &[u8], i: usize) -> u8 {
     input.get(i).copied().unwrap_or(0)
 }
 
-fn skip_ws(input: &[u8], mut i: usize) -> usize {
-    while i < input.len() && matches!(at(input, i), b' ' | b'\t' | b'\n' | b'\r') {
-        i += 1;
+fn skip_ws(input: &[u8], i: usize) -> usize {
+    match input.get(i..) {
+        Some(rest) => rest
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .map_or(input.len(), |p| i + p),
+        None => i,
     }
-    i
+}
+
+/// Length of the literal (number, `true`, `null`...) starting at `i`.
+fn literal_len(input: &[u8], i: usize) -> usize {
+    input.get(i..).map_or(0, |rest| {
+        rest.iter()
+            .position(|b| {
+                matches!(
+                    b,
+                    b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'{' | b'[' | b':'
+                )
+            })
+            .unwrap_or(rest.len())
+    })
 }
 
 /// Reads a JSON string starting after its opening quote into `out`,
@@ -95,33 +140,30 @@ fn read_string(input: &[u8], mut i: usize, out: &mut Vec<u8>) -> Option<usize> {
             b'n' => out.push(b'\n'),
             b'r' => out.push(b'\r'),
             b't' => out.push(b'\t'),
-            b'u' => {
-                let hi = hex4(input, i);
-                match hi {
-                    Some(h) => {
-                        i += 4;
-                        let ch = if (0xD800..0xDC00).contains(&h)
-                            && at(input, i) == b'\\'
-                            && at(input, i + 1) == b'u'
-                        {
-                            match hex4(input, i + 2) {
-                                Some(lo) if (0xDC00..0xE000).contains(&lo) => {
-                                    i += 6;
-                                    char::from_u32(0x10000 + ((h - 0xD800) << 10) + (lo - 0xDC00))
-                                }
-                                _ => None,
+            b'u' => match hex4(input, i) {
+                Some(h) => {
+                    i += 4;
+                    let ch = if (0xD800..0xDC00).contains(&h)
+                        && at(input, i) == b'\\'
+                        && at(input, i + 1) == b'u'
+                    {
+                        match hex4(input, i + 2) {
+                            Some(lo) if (0xDC00..0xE000).contains(&lo) => {
+                                i += 6;
+                                char::from_u32(0x10000 + ((h - 0xD800) << 10) + (lo - 0xDC00))
                             }
-                        } else {
-                            char::from_u32(h)
-                        };
-                        let mut buf = [0u8; 4];
-                        out.extend_from_slice(
-                            ch.unwrap_or('\u{FFFD}').encode_utf8(&mut buf).as_bytes(),
-                        );
-                    }
-                    None => out.extend_from_slice(b"\\u"),
+                            _ => None,
+                        }
+                    } else {
+                        char::from_u32(h)
+                    };
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(
+                        ch.unwrap_or('\u{FFFD}').encode_utf8(&mut buf).as_bytes(),
+                    );
                 }
-            }
+                None => out.extend_from_slice(b"\\u"),
+            },
             0 if i > input.len() => return None,
             other => {
                 out.push(b'\\');
@@ -141,13 +183,11 @@ fn hex4(input: &[u8], i: usize) -> Option<u32> {
 }
 
 fn push_key(path: &mut String, key: &[u8]) {
-    if path.len() >= MAX_PATH_LEN {
-        if !path.ends_with('…') {
-            path.push('…');
-        }
+    path.push('.');
+    if key.len() <= MAX_KEY_IN_PATH && key.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+        path.push_str(std::str::from_utf8(key).unwrap_or(""));
         return;
     }
-    path.push('.');
     let text = String::from_utf8_lossy(key);
     for (n, ch) in text.chars().enumerate() {
         if n >= MAX_KEY_IN_PATH {
@@ -158,21 +198,9 @@ fn push_key(path: &mut String, key: &[u8]) {
     }
 }
 
-fn push_index(path: &mut String, index: usize) {
-    if path.len() >= MAX_PATH_LEN {
-        if !path.ends_with('…') {
-            path.push('…');
-        }
-        return;
-    }
-    use std::fmt::Write;
-    let _ = write!(path, "[{index}]");
-}
-
 /// Scans `input`, calling `visit` for every key and string value, in
 /// document order, until `max_items` items were reported.
 pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&JsonItem<'_>)) -> JsonScan {
-    let mut path = String::from("$");
     let mut frames: Vec<Frame> = Vec::new();
     let mut keys: Vec<u8> = Vec::new();
     let mut buf: Vec<u8> = Vec::new();
@@ -194,32 +222,27 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&JsonItem<'_>)
         match state {
             State::Value | State::ValueOrEnd => {
                 if state == State::ValueOrEnd && b == b']' {
-                    state = close(&mut frames, &mut path, &mut keys);
+                    state = close(&mut frames, &mut keys);
                     i += 1;
                     continue;
                 }
                 match b {
-                    b'{' => {
+                    b'{' | b'[' => {
                         frames.push(Frame {
-                            container: Container::Object,
-                            path_len: path.len(),
+                            container: if b == b'{' {
+                                Container::Object
+                            } else {
+                                Container::Array(0)
+                            },
                             key_start: keys.len(),
                             key_len: 0,
                         });
                         depth = depth.max(frames.len());
-                        state = State::KeyOrEnd;
-                        i += 1;
-                    }
-                    b'[' => {
-                        frames.push(Frame {
-                            container: Container::Array(0),
-                            path_len: path.len(),
-                            key_start: keys.len(),
-                            key_len: 0,
-                        });
-                        depth = depth.max(frames.len());
-                        push_index(&mut path, 0);
-                        state = State::ValueOrEnd;
+                        state = if b == b'{' {
+                            State::KeyOrEnd
+                        } else {
+                            State::ValueOrEnd
+                        };
                         i += 1;
                     }
                     b'"' => {
@@ -230,9 +253,10 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&JsonItem<'_>)
                         items += 1;
                         visit(&JsonItem {
                             kind: JsonItemKind::String,
-                            path: &path,
                             value: &buf,
                             parent_key: parent_key(&frames, &keys),
+                            frames: &frames,
+                            keys: &keys,
                         });
                         i = next;
                         state = State::AfterValue;
@@ -240,11 +264,7 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&JsonItem<'_>)
                     _ => {
                         // number, true, false, null (or garbage): skip the token
                         let start = i;
-                        while i < input.len()
-                            && !matches!(at(input, i), b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'{' | b'[' | b':')
-                        {
-                            i += 1;
-                        }
+                        i += literal_len(input, i);
                         if i == start {
                             well_formed = false;
                             break;
@@ -260,7 +280,6 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&JsonItem<'_>)
                 };
                 match (b, top.container) {
                     (b',', Container::Object) => {
-                        path.truncate(top.path_len);
                         keys.truncate(top.key_start);
                         top.key_len = 0;
                         state = State::Key;
@@ -268,13 +287,11 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&JsonItem<'_>)
                     }
                     (b',', Container::Array(n)) => {
                         top.container = Container::Array(n + 1);
-                        path.truncate(top.path_len);
-                        push_index(&mut path, n + 1);
                         state = State::Value;
                         i += 1;
                     }
                     (b'}', Container::Object) | (b']', Container::Array(_)) => {
-                        state = close(&mut frames, &mut path, &mut keys);
+                        state = close(&mut frames, &mut keys);
                         i += 1;
                     }
                     _ => {
@@ -285,7 +302,7 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&JsonItem<'_>)
             }
             State::KeyOrEnd | State::Key => {
                 if b == b'}' && state == State::KeyOrEnd {
-                    state = close(&mut frames, &mut path, &mut keys);
+                    state = close(&mut frames, &mut keys);
                     i += 1;
                     continue;
                 }
@@ -297,21 +314,20 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&JsonItem<'_>)
                     well_formed = false;
                     break;
                 };
-                let outer = frames.get(..frames.len().saturating_sub(1)).unwrap_or(&[]);
-                let parent = parent_key(outer, &keys).to_vec();
                 if let Some(top) = frames.last_mut() {
-                    path.truncate(top.path_len);
                     keys.truncate(top.key_start);
-                    push_key(&mut path, &buf);
                     keys.extend_from_slice(&buf);
                     top.key_len = buf.len();
                 }
                 items += 1;
+                // The enclosing member's key lives in `keys` below this frame's.
+                let outer = frames.get(..frames.len().saturating_sub(1)).unwrap_or(&[]);
                 visit(&JsonItem {
                     kind: JsonItemKind::Key,
-                    path: &path,
                     value: &buf,
-                    parent_key: &parent,
+                    parent_key: parent_key(outer, &keys),
+                    frames: &frames,
+                    keys: &keys,
                 });
                 i = next;
                 state = State::Colon;
@@ -345,9 +361,8 @@ fn parent_key<'k>(frames: &[Frame], keys: &'k [u8]) -> &'k [u8] {
     &[]
 }
 
-fn close(frames: &mut Vec<Frame>, path: &mut String, keys: &mut Vec<u8>) -> State {
+fn close(frames: &mut Vec<Frame>, keys: &mut Vec<u8>) -> State {
     if let Some(frame) = frames.pop() {
-        path.truncate(frame.path_len);
         keys.truncate(frame.key_start);
     }
     State::AfterValue
@@ -363,7 +378,7 @@ mod tests {
         let scan = scan(input.as_bytes(), 1000, &mut |item| {
             out.push((
                 item.kind,
-                item.path.to_string(),
+                item.path(),
                 String::from_utf8_lossy(item.value).into_owned(),
                 String::from_utf8_lossy(item.parent_key).into_owned(),
             ))
@@ -378,8 +393,14 @@ mod tests {
         );
         assert!(scan.well_formed);
         let find = |p: &str, k: JsonItemKind| items.iter().find(|i| i.1 == p && i.0 == k).cloned();
-        assert_eq!(find("$.user.name", JsonItemKind::String).unwrap().2, "O'Brien");
-        assert_eq!(find("$.user.tags[1]", JsonItemKind::String).unwrap().2, "b\n");
+        assert_eq!(
+            find("$.user.name", JsonItemKind::String).unwrap().2,
+            "O'Brien"
+        );
+        assert_eq!(
+            find("$.user.tags[1]", JsonItemKind::String).unwrap().2,
+            "b\n"
+        );
         assert_eq!(find("$.x[0].k", JsonItemKind::String).unwrap().2, "v");
         let proto = find("$.constructor.prototype", JsonItemKind::Key).unwrap();
         assert_eq!(proto.3, "constructor");

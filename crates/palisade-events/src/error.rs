@@ -20,6 +20,8 @@ pub enum EventsError {
     Sqlite(#[from] rusqlite::Error),
     #[error("no event database at {} (it is created when the gateway first records an event)", path.display())]
     NotFound { path: PathBuf },
+    #[error("{} is not a Palisade event database", path.display())]
+    NotEventDatabase { path: PathBuf },
     #[error(
         "event database {} has schema version {found}; this build reads version {expected}",
         path.display()

@@ -1,10 +1,12 @@
 //! Database layout and the hash-chain rule shared by the writer and the reader.
 
+#[cfg(test)]
 use crate::canonical::canonical_json;
+use crate::canonical::write_string;
 use crate::EventsError;
 use rusqlite::Connection;
-use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -82,6 +84,10 @@ pub(crate) fn open_for_writing(
     // last transactions but never corrupts the database.
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(with_path(path))?;
+    // Ten indexes are updated per insert; a larger page cache keeps their
+    // upper levels in memory as the database grows.
+    conn.pragma_update(None, "cache_size", -32_768)
+        .map_err(with_path(path))?;
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(with_path(path))?;
@@ -118,6 +124,11 @@ pub(crate) fn open_for_reading(path: &Path) -> Result<Connection, EventsError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(with_path(path))?;
+    if version == 0 {
+        return Err(EventsError::NotEventDatabase {
+            path: path.to_path_buf(),
+        });
+    }
     if version != SCHEMA_VERSION {
         return Err(EventsError::SchemaVersion {
             path: path.to_path_buf(),
@@ -148,33 +159,67 @@ pub(crate) struct RowColumns {
     pub principal: Option<String>,
 }
 
-/// Canonical JSON of a row: every column, the rules side table and the full event.
+/// Canonical JSON of a row: every column, the rules side table and the full
+/// event, which is embedded as its stored canonical text. The result equals
+/// [`canonical_json`] of the same object (keys below are in byte order).
 pub(crate) fn canonical_row(
     columns: &RowColumns,
     rules: &[(String, String)],
-    event: &Value,
+    event_canonical: &str,
 ) -> String {
-    let rules: Vec<Value> = rules
-        .iter()
-        .map(|(rule, category)| json!([rule, category]))
-        .collect();
-    let row = json!({
-        "id": columns.id,
-        "time_ms": columns.time_ms,
-        "request_id": columns.request_id,
-        "client_ip": columns.client_ip,
-        "peer_ip": columns.peer_ip,
-        "route": columns.route,
-        "method": columns.method,
-        "path": columns.path,
-        "status": columns.status,
-        "action": columns.action,
-        "score": columns.score,
-        "principal": columns.principal,
-        "rules": rules,
-        "event": event,
-    });
-    canonical_json(&row)
+    let mut out = String::with_capacity(event_canonical.len() + 256);
+    out.push('{');
+    let key = |out: &mut String, name: &str, first: bool| {
+        if !first {
+            out.push(',');
+        }
+        write_string(name, out);
+        out.push(':');
+    };
+    key(&mut out, "action", true);
+    write_string(&columns.action, &mut out);
+    key(&mut out, "client_ip", false);
+    write_string(&columns.client_ip, &mut out);
+    key(&mut out, "event", false);
+    out.push_str(event_canonical);
+    key(&mut out, "id", false);
+    let _ = write!(out, "{}", columns.id);
+    key(&mut out, "method", false);
+    write_string(&columns.method, &mut out);
+    key(&mut out, "path", false);
+    write_string(&columns.path, &mut out);
+    key(&mut out, "peer_ip", false);
+    write_string(&columns.peer_ip, &mut out);
+    key(&mut out, "principal", false);
+    match &columns.principal {
+        Some(principal) => write_string(principal, &mut out),
+        None => out.push_str("null"),
+    }
+    key(&mut out, "request_id", false);
+    write_string(&columns.request_id, &mut out);
+    key(&mut out, "route", false);
+    write_string(&columns.route, &mut out);
+    key(&mut out, "rules", false);
+    out.push('[');
+    for (index, (rule, category)) in rules.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        out.push('[');
+        write_string(rule, &mut out);
+        out.push(',');
+        write_string(category, &mut out);
+        out.push(']');
+    }
+    out.push(']');
+    key(&mut out, "score", false);
+    let _ = write!(out, "{}", columns.score);
+    key(&mut out, "status", false);
+    let _ = write!(out, "{}", columns.status);
+    key(&mut out, "time_ms", false);
+    let _ = write!(out, "{}", columns.time_ms);
+    out.push('}');
+    out
 }
 
 /// `SHA-256(prev_hash || canonical_row)`, hex encoded. `prev_hash` is hashed as
@@ -198,5 +243,50 @@ pub(crate) fn read_anchor(conn: &Connection) -> Result<Option<(i64, String)>, Ev
     match rows.next()? {
         Some(row) => Ok(Some((row.get(0)?, row.get(1)?))),
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn row_form_equals_generic_canonical_json() {
+        let columns = RowColumns {
+            id: 42,
+            time_ms: -5,
+            request_id: "r\"1".into(),
+            client_ip: "::1".into(),
+            peer_ip: "10.0.0.1".into(),
+            route: "api\n".into(),
+            method: "GET".into(),
+            path: "/é/\u{1}".into(),
+            status: 403,
+            action: "blocked".into(),
+            score: 7,
+            principal: None,
+        };
+        let rules = vec![("942100".to_string(), "sql_injection".to_string())];
+        let event = json!({"z": 1, "a": [null, "x"]});
+        for principal in [None, Some("alice".to_string())] {
+            let columns = RowColumns {
+                principal: principal.clone(),
+                ..columns.clone()
+            };
+            let generic: Value = json!({
+                "id": columns.id, "time_ms": columns.time_ms,
+                "request_id": columns.request_id, "client_ip": columns.client_ip,
+                "peer_ip": columns.peer_ip, "route": columns.route,
+                "method": columns.method, "path": columns.path,
+                "status": columns.status, "action": columns.action,
+                "score": columns.score, "principal": principal,
+                "rules": [["942100", "sql_injection"]], "event": event,
+            });
+            assert_eq!(
+                canonical_row(&columns, &rules, &canonical_json(&event)),
+                canonical_json(&generic)
+            );
+        }
     }
 }

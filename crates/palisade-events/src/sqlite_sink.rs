@@ -165,12 +165,13 @@ impl SqliteBackend {
                 .iter()
                 .map(|f| (f.rule_id.clone(), f.category.as_str().to_string()))
                 .collect();
-            let hash = chain_hash(&prev_hash, &canonical_row(&columns, &rules, &value));
+            let event_json = canonical_json(&value);
+            let hash = chain_hash(&prev_hash, &canonical_row(&columns, &rules, &event_json));
             prev_hash.clone_from(&hash);
             prepared.push(PreparedRow {
                 columns,
                 rules,
-                event_json: canonical_json(&value),
+                event_json,
                 hash,
             });
         }

@@ -340,6 +340,11 @@ impl EventStore {
         let sql = format!("{SELECT_COLUMNS} ORDER BY e.id ASC");
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query([])?;
+        let mut rules_stmt = self.conn.prepare(
+            "SELECT event_id, rule_id, category FROM event_rules ORDER BY event_id, seq",
+        )?;
+        let mut rule_rows = rules_stmt.query([])?;
+        let mut pending_rule = None;
         while let Some(row) = rows.next()? {
             let id: i64 = row.get(0)?;
             let raw = match RawRow::read(row) {
@@ -355,28 +360,24 @@ impl EventStore {
                 }
                 Err(other) => return Err(other),
             };
-            let event: serde_json::Value = match serde_json::from_str(&raw.event_json) {
-                Ok(event) => event,
-                Err(error) => {
-                    report.broken = Some(BrokenLink {
-                        id,
-                        reason: BreakReason::CorruptJson {
-                            error: error.to_string(),
-                        },
-                    });
-                    break;
-                }
-            };
-            let rules = self.rules_of(id)?;
-            let computed = chain_hash(&prev_hash, &canonical_row(&raw.columns, &rules, &event));
+            let event_rules = rules_from_cursor(&mut rule_rows, &mut pending_rule, id)?;
+            // The stored text is the canonical form the writer hashed, so it
+            // is hashed as is: any edit, even a semantically neutral one, shows.
+            let computed = chain_hash(
+                &prev_hash,
+                &canonical_row(&raw.columns, &event_rules, &raw.event_json),
+            );
             if computed != raw.hash {
-                report.broken = Some(BrokenLink {
-                    id,
-                    reason: BreakReason::HashMismatch {
+                let reason = match serde_json::from_str::<serde_json::Value>(&raw.event_json) {
+                    Err(error) => BreakReason::CorruptJson {
+                        error: error.to_string(),
+                    },
+                    Ok(_) => BreakReason::HashMismatch {
                         stored: raw.hash,
                         computed,
                     },
-                });
+                };
+                report.broken = Some(BrokenLink { id, reason });
                 break;
             }
             report.verified += 1;
@@ -469,5 +470,32 @@ impl RawRow {
             event,
             hash: self.hash,
         })
+    }
+}
+
+/// Reads the rules of event `id` from a cursor over `event_rules` ordered by
+/// event, so verification reads each table once. Rules of events that no
+/// longer exist are skipped: the missing event itself breaks the chain.
+fn rules_from_cursor(
+    cursor: &mut rusqlite::Rows<'_>,
+    pending: &mut Option<(i64, String, String)>,
+    id: i64,
+) -> Result<Vec<(String, String)>, EventsError> {
+    let mut rules = Vec::new();
+    loop {
+        if pending.is_none() {
+            match cursor.next()? {
+                Some(row) => *pending = Some((row.get(0)?, row.get(1)?, row.get(2)?)),
+                None => return Ok(rules),
+            }
+        }
+        match pending.take() {
+            Some((event_id, _, _)) if event_id < id => continue,
+            Some((event_id, rule, category)) if event_id == id => rules.push((rule, category)),
+            other => {
+                *pending = other;
+                return Ok(rules);
+            }
+        }
     }
 }

@@ -444,6 +444,21 @@ fn opening_a_missing_store_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let error = EventStore::open(&dir.path().join("absent.db")).expect_err("must fail");
     assert!(error.to_string().contains("no event database"), "{error}");
+
+    let text_file = dir.path().join("notes.txt");
+    std::fs::write(&text_file, "just some text, not SQLite at all").expect("write");
+    let error = EventStore::open(&text_file).expect_err("must fail");
+    assert!(error.to_string().contains("notes.txt"), "{error}");
+
+    let other_db = dir.path().join("other.db");
+    rusqlite::Connection::open(&other_db)
+        .and_then(|c| c.execute_batch("CREATE TABLE t (x INTEGER)"))
+        .expect("other database");
+    let error = EventStore::open(&other_db).expect_err("must fail");
+    assert!(
+        matches!(error, palisade_events::EventsError::NotEventDatabase { .. }),
+        "{error}"
+    );
 }
 
 #[test]

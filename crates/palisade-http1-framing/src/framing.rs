@@ -240,6 +240,7 @@ pub struct FramingState {
 }
 
 impl FramingState {
+    /// A state for a new client connection, expecting HTTP/1 or the HTTP/2 preface.
     pub fn new(limits: GuardLimits) -> Self {
         Self {
             limits,

@@ -170,8 +170,7 @@ impl HeadFacts {
         let value = trim_ows(value);
         let (cl, cl_exact) = name_matches(name, b"content-length");
         let (te, te_exact) = name_matches(name, b"transfer-encoding");
-        let (_, host_exact) = name_matches(name, b"host");
-        if (cl && !cl_exact) || (te && !te_exact) || !(cl || te || host_exact) {
+        if (cl && !cl_exact) || (te && !te_exact) {
             return Err(Violation::ObfuscatedFramingHeader);
         }
         if cl {

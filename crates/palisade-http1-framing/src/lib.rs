@@ -48,7 +48,7 @@
 //! * hyper's own `header_read_timeout` still bounds slow heads: hyper is waiting for a head while
 //!   the guard holds the partial one.
 //! * Requests carrying `Upgrade` are not pipelined past: the guard waits for their answer.
-//! * At most [`framing::MAX_PIPELINED_REQUESTS`] requests are released ahead of their responses;
+//! * At most [`MAX_PIPELINED_REQUESTS`] requests are released ahead of their responses;
 //!   further reads wait (back-pressure, not an error).
 //! * Chunk extensions must be tokens (`;name` or `;name=value`); quoted-string values are refused.
 //! * The guard needs a tokio runtime with timers for its lingering close.

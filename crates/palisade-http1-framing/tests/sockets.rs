@@ -271,7 +271,9 @@ const REJECTED_BODIES: &[Case] = &[
 async fn run_cases(kind: ServerKind, cases: &[Case]) {
     for case in cases {
         let server = spawn_server(kind, GuardLimits::default()).await;
-        let (responses, closed) = exchange(&server, case.request).await;
+        // Every case is followed by a request that must never reach the backend.
+        let request = [case.request, b"GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"].concat();
+        let (responses, closed) = exchange(&server, &request).await;
         let statuses: Vec<u16> = responses.iter().map(|(status, _)| *status).collect();
         assert_eq!(statuses, case.statuses, "{}: statuses", case.name);
         assert!(closed, "{}: connection not closed", case.name);

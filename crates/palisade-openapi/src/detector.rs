@@ -67,7 +67,8 @@ pub struct OpenApiPolicy {
     pub unknown_endpoints: EnforceMode,
     /// Operations marked `deprecated: true` (zombie endpoints).
     pub deprecated_endpoints: EnforceMode,
-    /// Whether undeclared request properties and query parameters are refused.
+    /// Whether undeclared properties are violations: request properties and
+    /// query parameters, and response properties in `block`/`log` response modes.
     pub strictness: Strictness,
     pub limits: Limits,
 }
@@ -89,11 +90,24 @@ impl Default for OpenApiPolicy {
 #[derive(Debug, Clone, Copy)]
 struct MatchedOperation(usize);
 
+/// Operations sharing the matched path and method, when there are several.
+#[derive(Debug, Clone)]
+struct Alternatives(Vec<usize>);
+
+fn operation_name(op: &Operation) -> String {
+    match &op.operation_id {
+        Some(id) => id.clone(),
+        None => format!("{} {}", op.method, op.template),
+    }
+}
+
 /// Enforces an OpenAPI description on requests and responses.
 pub struct OpenApiDetector {
     spec: Arc<ApiSpec>,
     policy: OpenApiPolicy,
     root_unknown: Option<EnforceMode>,
+    /// False when no operation checks responses, so the proxy need not buffer them.
+    inspects_responses: bool,
 }
 
 impl std::fmt::Debug for OpenApiDetector {
@@ -113,6 +127,8 @@ struct Report<'a> {
     location: Location,
     title: String,
     message: String,
+    /// Raw excerpt of the offending value; `Finding::new` redacts it.
+    evidence: String,
     headers: Vec<(HeaderName, HeaderValue)>,
     _lifetime: std::marker::PhantomData<&'a ()>,
 }
@@ -134,6 +150,7 @@ impl<'a> Report<'a> {
             location,
             message: title.clone(),
             title,
+            evidence: String::new(),
             headers: Vec::new(),
             _lifetime: std::marker::PhantomData,
         }
@@ -145,7 +162,7 @@ impl<'a> Report<'a> {
             self.category,
             Severity::Error,
             self.location,
-            "",
+            &self.evidence,
             self.message,
         );
         match self.mode {
@@ -168,10 +185,15 @@ impl<'a> Report<'a> {
 impl OpenApiDetector {
     pub fn new(spec: Arc<ApiSpec>, policy: OpenApiPolicy) -> Self {
         let root_unknown = spec.root_unknown_endpoints;
+        let inspects_responses = spec
+            .operations
+            .iter()
+            .any(|op| op.overrides.response.unwrap_or(policy.response_mode) != ResponseMode::Off);
         OpenApiDetector {
             spec,
             policy,
             root_unknown,
+            inspects_responses,
         }
     }
 
@@ -254,15 +276,40 @@ impl OpenApiDetector {
             }
             RouteLookup::Found(found) => found,
         };
-        let index = found.index;
+        let mut index = self.spec.refine_by_query(found.index, tx.request.query());
+        let alternatives = self.spec.alternatives(index);
         let Some(op) = self.spec.operations.get(index) else {
             return;
         };
-        tx.operation = Some(match &op.operation_id {
-            Some(id) => id.clone(),
-            None => format!("{} {}", op.method, op.template),
-        });
+        let path_params: Vec<(&str, &str)> = op
+            .variables
+            .iter()
+            .zip(found.path_params.iter())
+            .map(|(name, (_, value))| (name.as_str(), *value))
+            .collect();
+        let mut findings = self.check_parameters(op, tx, &path_params);
+        if !findings.is_empty() {
+            // Operations sharing this path and method: the first whose
+            // parameters accept the request.
+            for alternative in alternatives.iter().copied().filter(|a| *a != index) {
+                let Some(other) = self.spec.operations.get(alternative) else {
+                    continue;
+                };
+                if self.check_parameters(other, tx, &path_params).is_empty() {
+                    index = alternative;
+                    findings.clear();
+                    break;
+                }
+            }
+        }
+        let Some(op) = self.spec.operations.get(index) else {
+            return;
+        };
+        tx.operation = Some(operation_name(op));
         tx.state.insert(MatchedOperation(index));
+        if alternatives.len() > 1 {
+            tx.state.insert(Alternatives(alternatives));
+        }
         if op.deprecated {
             tx.report(
                 Report::new(
@@ -276,22 +323,26 @@ impl OpenApiDetector {
                 .finding(),
             );
         }
-        let path_params: Vec<(String, String)> = found
-            .path_params
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect();
-        let findings = self.check_parameters(op, tx, &path_params);
         for f in findings {
             tx.report(f);
         }
         if let Some(media) = tx.request.media_type() {
-            let declared = op
-                .request_body
-                .as_ref()
-                .map(|b| b.contents.as_slice())
-                .unwrap_or(&[]);
-            if !declared.is_empty() && !declared.iter().any(|c| media_matches(&c.range, &media)) {
+            let candidates: Vec<&Operation> = match tx.state.get::<Alternatives>() {
+                Some(Alternatives(list)) => list
+                    .iter()
+                    .filter_map(|i| self.spec.operations.get(*i))
+                    .collect(),
+                None => vec![op],
+            };
+            let refused = candidates.iter().all(|candidate| {
+                let declared = candidate
+                    .request_body
+                    .as_ref()
+                    .map(|b| b.contents.as_slice())
+                    .unwrap_or(&[]);
+                !declared.is_empty() && !declared.iter().any(|c| media_matches(&c.range, &media))
+            });
+            if refused {
                 tx.report(self.unsupported_media(op));
             }
         }
@@ -313,7 +364,7 @@ impl OpenApiDetector {
         &self,
         op: &Operation,
         tx: &Transaction,
-        path_params: &[(String, String)],
+        path_params: &[(&str, &str)],
     ) -> Vec<Finding> {
         let mode = self.request_mode(op);
         let mut findings = Vec::new();
@@ -352,6 +403,7 @@ impl OpenApiDetector {
                 .map_or(Shape::Primitive, |s| params::shape(&self.spec.arena, s));
             let properties: Vec<&str> = param
                 .schema
+                .filter(|_| shape == Shape::Object)
                 .map(|s| {
                     self.spec
                         .arena
@@ -369,7 +421,7 @@ impl OpenApiDetector {
             {
                 absorbs_unknown_query = true;
             }
-            let label = format!("{}.{}", param.location.as_str(), param.name);
+            let label = || format!("{}.{}", param.location.as_str(), param.name);
             let raw: Result<Option<Value>, Malformed> = match param.location {
                 ParamIn::Path => match path_params.iter().find(|(n, _)| *n == param.name) {
                     Some((_, raw)) if param.json_content => {
@@ -412,13 +464,12 @@ impl OpenApiDetector {
                     }
                 }
             };
-            let location = Location::new(label.clone());
             let value = match raw {
                 Err(Malformed(what)) => {
                     findings.push(self.param_finding(
                         mode,
-                        location,
-                        format!("Parameter {label} is malformed ({what})"),
+                        Location::new(label()),
+                        format!("Parameter {} is malformed ({what})", label()),
                     ));
                     continue;
                 }
@@ -426,8 +477,8 @@ impl OpenApiDetector {
                     if param.required {
                         findings.push(self.param_finding(
                             mode,
-                            location,
-                            format!("Parameter {label} violates `required`"),
+                            Location::new(label()),
+                            format!("Parameter {} violates `required`", label()),
                         ));
                     }
                     continue;
@@ -440,8 +491,8 @@ impl OpenApiDetector {
                     _ => {
                         findings.push(self.param_finding(
                             mode,
-                            location,
-                            format!("Parameter {label} is not valid JSON"),
+                            Location::new(label()),
+                            format!("Parameter {} is not valid JSON", label()),
                         ));
                         continue;
                     }
@@ -449,9 +500,9 @@ impl OpenApiDetector {
             } else {
                 value
             };
-            if param.location == ParamIn::Query && !param.allow_empty && value.as_str() == Some("")
-            {
-                // Empty values are only valid where the schema accepts an empty string.
+            if param.location == ParamIn::Query && param.allow_empty && value.as_str() == Some("") {
+                // `allowEmptyValue`: `?flag=` is the parameter sent without a value.
+                continue;
             }
             let Some(schema) = param.schema else { continue };
             let mut validator = Validator::new(
@@ -461,7 +512,7 @@ impl OpenApiDetector {
             if !validator.validate(schema, &value) {
                 for violation in validator.errors {
                     let sub = violation.location.strip_prefix('$').unwrap_or("");
-                    let where_ = format!("{label}{sub}");
+                    let where_ = format!("{}{sub}", label());
                     findings.push(self.violation_finding(
                         mode,
                         Location::new(where_.clone()),
@@ -536,6 +587,11 @@ impl OpenApiDetector {
                     v.keyword
                 ),
             ),
+            (ViolationKind::Complexity, _) => (
+                "openapi.complexity",
+                Category::ResourceLimit,
+                format!("{side} {shown} is too complex to validate"),
+            ),
             (ViolationKind::ReadOnly, _) => (
                 "openapi.mass_assignment",
                 Category::MassAssignment,
@@ -564,73 +620,100 @@ impl OpenApiDetector {
             Direction::Request => StatusCode::BAD_REQUEST,
             Direction::Response => StatusCode::BAD_GATEWAY,
         };
-        Report::new(mode, status, rule, category, location, title).finding()
+        let mut report = Report::new(mode, status, rule, category, location, title);
+        report.evidence = v.evidence.clone();
+        report.finding()
     }
 
     fn request_body(&self, tx: &mut Transaction) {
-        let Some(op) = self.operation(tx) else { return };
+        let Some(MatchedOperation(chosen)) = tx.state.get::<MatchedOperation>().copied() else {
+            return;
+        };
+        let alternatives = tx
+            .state
+            .get::<Alternatives>()
+            .map(|a| a.0.clone())
+            .unwrap_or_default();
+        let Some(op) = self.spec.operations.get(chosen) else {
+            return;
+        };
+        let findings = self.body_findings(op, tx);
+        if findings.is_empty() || alternatives.is_empty() {
+            for f in findings {
+                tx.report(f);
+            }
+            return;
+        }
+        // Operations sharing this path and method (`/x#add`, `/x#update`):
+        // the request is fine if one of them accepts it.
+        for alternative in alternatives {
+            let Some(other) = self.spec.operations.get(alternative) else {
+                continue;
+            };
+            if alternative != chosen && self.body_findings(other, tx).is_empty() {
+                tx.state.insert(MatchedOperation(alternative));
+                tx.operation = Some(operation_name(other));
+                return;
+            }
+        }
+        for f in findings {
+            tx.report(f);
+        }
+    }
+
+    fn body_findings(&self, op: &Operation, tx: &Transaction) -> Vec<Finding> {
         let mode = self.request_mode(op);
         let limits = &self.policy.limits;
         if tx.request_body_uninspected {
-            tx.report(
-                Report::new(
-                    limits.uninspected_request,
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "openapi.body_uninspected",
-                    Category::ResourceLimit,
-                    Location::new("body"),
-                    "Request body too large to inspect".into(),
-                )
-                .finding(),
-            );
-            return;
+            return vec![Report::new(
+                limits.uninspected_request,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "openapi.body_uninspected",
+                Category::ResourceLimit,
+                Location::new("body"),
+                "Request body too large to inspect".into(),
+            )
+            .finding()];
         }
         let body = tx.request_body.clone().unwrap_or_default();
         let Some(spec_body) = &op.request_body else {
             if !body.is_empty() {
-                tx.report(
-                    Report::new(
-                        mode,
-                        StatusCode::BAD_REQUEST,
-                        "openapi.body",
-                        Category::SchemaViolation,
-                        Location::new("body"),
-                        "This operation takes no request body".into(),
-                    )
-                    .finding(),
-                );
+                return vec![Report::new(
+                    mode,
+                    StatusCode::BAD_REQUEST,
+                    "openapi.body",
+                    Category::SchemaViolation,
+                    Location::new("body"),
+                    "This operation takes no request body".into(),
+                )
+                .finding()];
             }
-            return;
+            return Vec::new();
         };
         if body.is_empty() {
             if spec_body.required {
-                tx.report(
-                    Report::new(
-                        mode,
-                        StatusCode::BAD_REQUEST,
-                        "openapi.body",
-                        Category::SchemaViolation,
-                        Location::new("body"),
-                        "Request body violates `required`".into(),
-                    )
-                    .finding(),
-                );
+                return vec![Report::new(
+                    mode,
+                    StatusCode::BAD_REQUEST,
+                    "openapi.body",
+                    Category::SchemaViolation,
+                    Location::new("body"),
+                    "Request body violates `required`".into(),
+                )
+                .finding()];
             }
-            return;
+            return Vec::new();
         }
         if body.len() > limits.max_body_bytes {
-            tx.report(
-                Report::new(
-                    mode,
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "openapi.limit",
-                    Category::ResourceLimit,
-                    Location::new("body"),
-                    "Request body exceeds the size limit".into(),
-                )
-                .finding(),
-            );
-            return;
+            return vec![Report::new(
+                mode,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "openapi.limit",
+                Category::ResourceLimit,
+                Location::new("body"),
+                "Request body exceeds the size limit".into(),
+            )
+            .finding()];
         }
         let media = tx.request.media_type().unwrap_or_default();
         let Some(content) = spec_body
@@ -639,10 +722,9 @@ impl OpenApiDetector {
             .find(|c| media_matches(&c.range, &media))
         else {
             if !spec_body.contents.is_empty() {
-                let f = self.unsupported_media(op);
-                tx.report(f);
+                return vec![self.unsupported_media(op)];
             }
-            return;
+            return Vec::new();
         };
         let content_type = tx
             .request
@@ -651,10 +733,7 @@ impl OpenApiDetector {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let findings = self.check_body(op, content, &body, &content_type, Direction::Request, mode);
-        for f in findings {
-            tx.report(f);
-        }
+        self.check_body(op, content, &body, &content_type, Direction::Request, mode)
     }
 
     /// Parses and validates one body; returns the findings.
@@ -750,13 +829,26 @@ impl OpenApiDetector {
                 let mut map = Map::new();
                 let mut findings = Vec::new();
                 for part in parts {
+                    // Without its own Content-Type, a part for an object or array
+                    // property is JSON (the OpenAPI default encoding).
+                    let structured = || {
+                        content
+                            .schema
+                            .and_then(|s| self.spec.arena.node(s).property(&part.name))
+                            .is_some_and(|p| params::shape(&self.spec.arena, p) != Shape::Primitive)
+                    };
+                    let default_type = if structured() {
+                        "application/json"
+                    } else {
+                        "text/plain"
+                    };
                     if let Some(expected) = content
                         .encodings
                         .iter()
                         .find(|e| e.property == part.name)
                         .and_then(|e| e.content_type.as_deref())
                     {
-                        let actual = part.content_type.as_deref().unwrap_or("text/plain");
+                        let actual = part.content_type.as_deref().unwrap_or(default_type);
                         let accepted = expected
                             .split(',')
                             .any(|range| media_matches(range.trim(), actual));
@@ -776,10 +868,10 @@ impl OpenApiDetector {
                             );
                         }
                     }
-                    let is_json_part = part
-                        .content_type
-                        .as_deref()
-                        .is_some_and(crate::spec::is_json);
+                    let is_json_part = match part.content_type.as_deref() {
+                        Some(ct) => crate::spec::is_json(ct),
+                        None => structured(),
+                    };
                     let value = if is_json_part {
                         match serde_json::from_slice::<Value>(&part.body) {
                             Ok(v)
@@ -1017,8 +1109,8 @@ impl Detector for OpenApiDetector {
         "openapi"
     }
 
-    fn wants(&self, _phase: Phase) -> bool {
-        true
+    fn wants(&self, phase: Phase) -> bool {
+        phase.is_request() || self.inspects_responses
     }
 
     fn inspect(&self, phase: Phase, tx: &mut Transaction) {

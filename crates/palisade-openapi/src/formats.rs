@@ -43,25 +43,6 @@ impl Format {
         })
     }
 
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Format::Int32 => "int32",
-            Format::Int64 => "int64",
-            Format::Float => "float",
-            Format::Uuid => "uuid",
-            Format::DateTime => "date-time",
-            Format::Date => "date",
-            Format::Time => "time",
-            Format::Email => "email",
-            Format::Uri => "uri",
-            Format::UriReference => "uri-reference",
-            Format::Hostname => "hostname",
-            Format::Ipv4 => "ipv4",
-            Format::Ipv6 => "ipv6",
-            Format::Byte => "byte",
-        }
-    }
-
     pub(crate) fn check_number(self, number: &serde_json::Number) -> bool {
         match self {
             Format::Int32 => number.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),

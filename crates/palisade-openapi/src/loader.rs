@@ -265,7 +265,9 @@ impl Documents {
                 current = self.resolve_ref(&current, &reference)?;
                 continue;
             }
-            let segment = &segments[next];
+            let Some(segment) = segments.get(next) else {
+                return Ok(current);
+            };
             let exists = match value {
                 Value::Object(map) => map.contains_key(segment.as_str()),
                 Value::Array(items) => segment

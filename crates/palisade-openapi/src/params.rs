@@ -89,7 +89,7 @@ fn split_list(text: &str, separator: char) -> Value {
 }
 
 fn pairs_to_object(items: &[&str]) -> Result<Value, Malformed> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(Malformed("style"));
     }
     let mut map = Map::new();
@@ -309,7 +309,14 @@ fn insert_bracketed(root: &mut Value, path: &str, value: String) -> Result<(), M
                 items.push(Value::String(value));
                 return Ok(());
             }
-            items.push(Value::Object(Map::new()));
+            // `a[][x]=1&a[][y]=2` is one element; a repeated path starts the next.
+            let rest = keys.get(i + 1..).unwrap_or(&[]);
+            let reuse = items
+                .last()
+                .is_some_and(|last| last.is_object() && !contains_path(last, rest));
+            if !reuse {
+                items.push(Value::Object(Map::new()));
+            }
             current = items.last_mut().ok_or(Malformed("style"))?;
             continue;
         }
@@ -328,6 +335,17 @@ fn insert_bracketed(root: &mut Value, path: &str, value: String) -> Result<(), M
             .or_insert_with(|| Value::Object(Map::new()));
     }
     Ok(())
+}
+
+fn contains_path(value: &Value, keys: &[&str]) -> bool {
+    match keys.split_first() {
+        None => true,
+        Some((first, rest)) => match value {
+            Value::Object(map) => map.get(*first).is_some_and(|v| contains_path(v, rest)),
+            Value::Array(_) if first.is_empty() => true,
+            _ => false,
+        },
+    }
 }
 
 /// An `application/x-www-form-urlencoded` body (with `a[b]=` nesting and
@@ -449,25 +467,35 @@ pub(crate) fn multipart_parts(
     }
 }
 
-/// Nesting depth of a JSON text, scanning bytes (strings skipped).
+/// Nesting depth of a JSON text, scanning bytes (string contents skipped
+/// with a vectorised search for the closing quote).
 pub(crate) fn json_depth(bytes: &[u8]) -> usize {
     let mut depth = 0usize;
     let mut max = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in bytes {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let mut i = 0usize;
+    while let Some(&b) = bytes.get(i) {
         match b {
-            b'"' => in_string = true,
+            b'"' => {
+                // Skip to the closing quote, stepping over escapes.
+                let mut j = i + 1;
+                loop {
+                    match bytes
+                        .get(j..)
+                        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+                    {
+                        Some(offset) => {
+                            let at = j + offset;
+                            if bytes.get(at) == Some(&b'\\') {
+                                j = at + 2;
+                            } else {
+                                i = at;
+                                break;
+                            }
+                        }
+                        None => return max,
+                    }
+                }
+            }
             b'{' | b'[' => {
                 depth += 1;
                 max = max.max(depth);
@@ -475,6 +503,7 @@ pub(crate) fn json_depth(bytes: &[u8]) -> usize {
             b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     max
 }
@@ -491,6 +520,11 @@ mod tests {
             serde_json::json!({"a":"1","b":{"c":"2","d":["3","4"]},"e":["5","6"],"f":{"0":"x"}})
         );
         assert!(form_object("a[b]=1&a[b]=2").is_err());
+        let v = form_object("i[][p]=1&i[][d][c]=2&i[][d][x]=3&i[][p]=4&i[][d][c]=5").unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"i":[{"p":"1","d":{"c":"2","x":"3"}},{"p":"4","d":{"c":"5"}}]})
+        );
     }
 
     #[test]
@@ -507,5 +541,120 @@ mod tests {
     #[test]
     fn depth_ignores_strings() {
         assert_eq!(json_depth(br#"{"a":[{"b":"[[[["}]}"#), 3);
+        assert_eq!(json_depth(br#"{"a\"[":["\\",{}]}"#), 3);
+        assert_eq!(json_depth(br#"["unterminated [[["#), 1);
+    }
+}
+
+#[cfg(test)]
+mod style_tests {
+    use super::*;
+    use crate::spec::{ParamIn, Parameter, Style};
+    use serde_json::json;
+
+    fn param(style: Style, explode: bool) -> Parameter {
+        Parameter {
+            name: "id".into(),
+            location: ParamIn::Path,
+            required: true,
+            style,
+            explode,
+            schema: None,
+            json_content: false,
+            allow_empty: false,
+        }
+    }
+
+    #[test]
+    fn path_styles() {
+        let simple = param(Style::Simple, false);
+        assert_eq!(
+            path_value(&simple, "a%2Cb,c", Shape::Array).unwrap(),
+            json!(["a", "b", "c"])
+        );
+        assert_eq!(
+            path_value(&simple, "x,1,y,2", Shape::Object).unwrap(),
+            json!({"x": "1", "y": "2"})
+        );
+        let exploded = param(Style::Simple, true);
+        assert_eq!(
+            path_value(&exploded, "x=1,y=2", Shape::Object).unwrap(),
+            json!({"x": "1", "y": "2"})
+        );
+        let label = param(Style::Label, false);
+        assert_eq!(
+            path_value(&label, ".a,b", Shape::Array).unwrap(),
+            json!(["a", "b"])
+        );
+        assert!(path_value(&label, "a,b", Shape::Array).is_err());
+        let label_exploded = param(Style::Label, true);
+        assert_eq!(
+            path_value(&label_exploded, ".a.b", Shape::Array).unwrap(),
+            json!(["a", "b"])
+        );
+        let matrix = param(Style::Matrix, false);
+        assert_eq!(
+            path_value(&matrix, ";id=5", Shape::Primitive).unwrap(),
+            json!("5")
+        );
+        assert_eq!(
+            path_value(&matrix, ";id=a,b", Shape::Array).unwrap(),
+            json!(["a", "b"])
+        );
+        let matrix_exploded = param(Style::Matrix, true);
+        assert_eq!(
+            path_value(&matrix_exploded, ";id=a;id=b", Shape::Array).unwrap(),
+            json!(["a", "b"])
+        );
+        assert!(path_value(&matrix, ";other=5", Shape::Primitive).is_err());
+    }
+
+    #[test]
+    fn query_styles() {
+        let pairs =
+            parse_pairs("ids=1&ids=2&csv=a,b&pipes=x|y&sp=m%20n&one=1&one=2&f[a][]=1&f[b]=z");
+        let mut p = param(Style::Form, true);
+        p.location = ParamIn::Query;
+        p.name = "ids".into();
+        assert_eq!(
+            query_value(&p, &pairs, Shape::Array, &[]).unwrap(),
+            Some(json!(["1", "2"]))
+        );
+        p.name = "csv".into();
+        p.explode = false;
+        assert_eq!(
+            query_value(&p, &pairs, Shape::Array, &[]).unwrap(),
+            Some(json!(["a", "b"]))
+        );
+        p.name = "pipes".into();
+        p.style = Style::PipeDelimited;
+        assert_eq!(
+            query_value(&p, &pairs, Shape::Array, &[]).unwrap(),
+            Some(json!(["x", "y"]))
+        );
+        p.name = "sp".into();
+        p.style = Style::SpaceDelimited;
+        assert_eq!(
+            query_value(&p, &pairs, Shape::Array, &[]).unwrap(),
+            Some(json!(["m", "n"]))
+        );
+        p.name = "one".into();
+        p.style = Style::Form;
+        assert_eq!(
+            query_value(&p, &pairs, Shape::Primitive, &[]),
+            Err(Malformed("parameter pollution"))
+        );
+        p.name = "f".into();
+        p.style = Style::DeepObject;
+        assert_eq!(
+            query_value(&p, &pairs, Shape::Object, &[]).unwrap(),
+            Some(json!({"a": ["1"], "b": "z"}))
+        );
+        p.name = "absent".into();
+        assert_eq!(query_value(&p, &pairs, Shape::Object, &[]).unwrap(), None);
+        assert_eq!(
+            cookie_pairs("a=1; b=\"x%20y\""),
+            vec![("a".into(), "1".into()), ("b".into(), "x y".into())]
+        );
     }
 }

@@ -16,7 +16,6 @@ use regex::Regex;
 /// A compiled `pattern` keyword.
 #[derive(Debug, Clone)]
 pub(crate) struct Pattern {
-    pub(crate) source: String,
     main: Regex,
     required_prefixes: Vec<Regex>,
     forbidden_prefixes: Vec<Regex>,
@@ -37,7 +36,6 @@ impl Pattern {
         }
         let main = build(&translate(&rest)?)?;
         Ok(Pattern {
-            source: source.to_owned(),
             main,
             required_prefixes,
             forbidden_prefixes,

@@ -62,6 +62,10 @@ pub(crate) struct Discriminator {
     /// Discriminator value to schema: explicit `mapping` first, then the
     /// implicit names of `oneOf`/`anyOf` branches.
     pub(crate) mapping: Vec<(String, SchemaId)>,
+    /// Whether the document wrote a `mapping`. Without one, a tag that is no
+    /// schema name falls back to plain `oneOf`/`anyOf` evaluation, since real
+    /// documents tag with values such as `"developer"` constrained per branch.
+    pub(crate) explicit: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -87,6 +91,9 @@ pub(crate) struct SchemaNode {
     pub(crate) min_length: Option<usize>,
     pub(crate) max_length: Option<usize>,
     pub(crate) pattern: Option<Arc<Pattern>>,
+    /// The `pattern` as written, for diagnostics and test generation.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) pattern_source: Option<Box<str>>,
     pub(crate) format: Option<Format>,
     pub(crate) items: Option<SchemaId>,
     pub(crate) prefix_items: Vec<SchemaId>,
@@ -99,6 +106,8 @@ pub(crate) struct SchemaNode {
     /// Sorted by name for binary search.
     pub(crate) properties: Vec<(Box<str>, SchemaId)>,
     pub(crate) required: Vec<Box<str>>,
+    /// For each entry of `properties`, whether `required` names it.
+    pub(crate) property_required: Vec<bool>,
     pub(crate) pattern_properties: Vec<(Arc<Pattern>, SchemaId)>,
     pub(crate) additional: Extra,
     pub(crate) unevaluated: Extra,
@@ -112,17 +121,26 @@ pub(crate) struct SchemaNode {
     /// `readOnly` here or on a schema this one always applies (`$ref`, `allOf`).
     pub(crate) effective_read_only: bool,
     pub(crate) effective_write_only: bool,
-    /// Where the schema came from, for generated names and diagnostics.
-    pub(crate) pointer: Box<str>,
 }
 
 impl SchemaNode {
     pub(crate) fn property(&self, name: &str) -> Option<SchemaId> {
+        self.property_index(name)
+            .and_then(|i| self.properties.get(i))
+            .map(|(_, id)| *id)
+    }
+
+    pub(crate) fn property_index(&self, name: &str) -> Option<usize> {
+        if self.properties.len() <= 12 {
+            // Comparing lengths first skips most byte comparisons.
+            return self
+                .properties
+                .iter()
+                .position(|(key, _)| key.len() == name.len() && key.as_ref() == name);
+        }
         self.properties
             .binary_search_by(|(key, _)| key.as_ref().cmp(name))
             .ok()
-            .and_then(|i| self.properties.get(i))
-            .map(|(_, id)| *id)
     }
 
     pub(crate) fn declares_properties(&self) -> bool {
@@ -207,10 +225,7 @@ impl SchemaCompiler {
         }
         let id = u32::try_from(self.arena.nodes.len())
             .map_err(|_| docs.invalid(loc, "too many schemas"))?;
-        self.arena.nodes.push(SchemaNode {
-            pointer: canonical.pointer.clone().into_boxed_str(),
-            ..SchemaNode::default()
-        });
+        self.arena.nodes.push(SchemaNode::default());
         self.memo.insert(canonical.clone(), id);
         self.queue.push_back((id, canonical));
         Ok(id)
@@ -288,10 +303,7 @@ impl SchemaCompiler {
         let file = docs.file_value(loc.file);
         let value = pointer_get(&file, &loc.pointer)
             .ok_or_else(|| docs.invalid(loc, "schema pointer does not exist"))?;
-        let mut node = SchemaNode {
-            pointer: loc.pointer.clone().into_boxed_str(),
-            ..SchemaNode::default()
-        };
+        let mut node = SchemaNode::default();
         let map = match value {
             Value::Bool(true) => return Ok(node),
             Value::Bool(false) => {
@@ -309,6 +321,9 @@ impl SchemaCompiler {
                         .as_str()
                         .ok_or_else(|| docs.invalid(&at, "$ref must be a string"))?;
                     let target = docs.resolve_ref(loc, reference)?;
+                    // A chain of references must end in a schema; a pure loop
+                    // (`A: {$ref: B}`, `B: {$ref: A}`) is an error, not "anything goes".
+                    docs.deref(&target)?;
                     node.reference = Some(self.schema(docs, &target)?);
                 }
                 "type" => node.types = Some(parse_types(docs, &at, v)?),
@@ -376,6 +391,7 @@ impl SchemaCompiler {
                         .as_str()
                         .ok_or_else(|| docs.invalid(&at, "pattern must be a string"))?;
                     node.pattern = Some(self.pattern(docs, &at, source)?);
+                    node.pattern_source = Some(source.into());
                 }
                 "format" => node.format = v.as_str().and_then(Format::parse),
                 "items" => match v {
@@ -509,6 +525,11 @@ impl SchemaCompiler {
                 }
             }
         }
+        node.property_required = node
+            .properties
+            .iter()
+            .map(|(name, _)| node.required.contains(name))
+            .collect();
         if let Some(d) = map.get("discriminator") {
             node.discriminator = Some(Box::new(self.discriminator(docs, loc, map, d)?));
         }
@@ -554,6 +575,9 @@ impl SchemaCompiler {
             .ok_or_else(|| docs.invalid(&at, "discriminator needs a string propertyName"))?
             .to_owned();
         let mut mapping = Vec::new();
+        let explicit_mapping = d
+            .get("mapping")
+            .is_some_and(|m| m.as_object().is_some_and(|m| !m.is_empty()));
         if let Some(explicit) = d.get("mapping") {
             let explicit = explicit
                 .as_object()
@@ -601,7 +625,11 @@ impl SchemaCompiler {
                 mapping.push((name.to_owned(), id));
             }
         }
-        Ok(Discriminator { property, mapping })
+        Ok(Discriminator {
+            property,
+            mapping,
+            explicit: explicit_mapping,
+        })
     }
 }
 

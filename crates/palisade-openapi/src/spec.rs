@@ -211,6 +211,8 @@ pub(crate) struct Operation {
     pub(crate) base_path: String,
     /// Template variables of `base_path + template`, in order.
     pub(crate) variables: Vec<String>,
+    /// Index of the route the operation is served by.
+    pub(crate) route: usize,
 }
 
 impl Operation {
@@ -349,6 +351,73 @@ impl ApiSpec {
             RouteLookup::Found(m) => Some(m),
             _ => None,
         }
+    }
+
+    /// Among operations sharing `index`'s route and method, the one whose
+    /// template's fixed query (`/responses?beta=true`) the request carries.
+    pub(crate) fn refine_by_query(&self, index: usize, query: Option<&str>) -> usize {
+        let Some(op) = self.operations.get(index) else {
+            return index;
+        };
+        let Some(route) = self.routes.get(op.route) else {
+            return index;
+        };
+        let candidates: Vec<usize> = route
+            .methods
+            .iter()
+            .filter(|(m, _)| *m == op.method)
+            .map(|(_, i)| *i)
+            .collect();
+        if candidates.len() < 2 {
+            return index;
+        }
+        let pairs: Vec<&str> = query.map(|q| q.split('&').collect()).unwrap_or_default();
+        let mut best = (0usize, index);
+        for candidate in candidates {
+            let Some(fixed) = self
+                .operations
+                .get(candidate)
+                .and_then(|o| o.template.split_once('?'))
+                .map(|(_, q)| q)
+            else {
+                continue;
+            };
+            let wanted: Vec<&str> = fixed.split('&').collect();
+            if wanted.iter().all(|w| pairs.contains(w)) && wanted.len() > best.0 {
+                best = (wanted.len(), candidate);
+            }
+        }
+        best.1
+    }
+
+    /// Every operation sharing `index`'s route and method and not told apart
+    /// by a fixed query, `index` first; empty when it is alone.
+    pub(crate) fn alternatives(&self, index: usize) -> Vec<usize> {
+        let Some(op) = self.operations.get(index) else {
+            return Vec::new();
+        };
+        let Some(route) = self.routes.get(op.route) else {
+            return Vec::new();
+        };
+        let fixed_query = |i: usize| {
+            self.operations
+                .get(i)
+                .is_some_and(|o| o.template.contains('?'))
+        };
+        if fixed_query(index) {
+            return Vec::new();
+        }
+        let others = || {
+            route
+                .methods
+                .iter()
+                .filter(|(m, i)| *m == op.method && *i != index && !fixed_query(*i))
+                .map(|(_, i)| *i)
+        };
+        if others().next().is_none() {
+            return Vec::new();
+        }
+        std::iter::once(index).chain(others()).collect()
     }
 
     pub(crate) fn lookup<'s, 'p>(&'s self, method: &Method, path: &'p str) -> RouteLookup<'s, 'p> {
@@ -636,6 +705,7 @@ impl Builder {
                 overrides,
                 base_path: String::new(),
                 variables: Vec::new(),
+                route: route_index,
             });
         }
         if !routed {
@@ -664,12 +734,15 @@ impl Builder {
             // Two templates differing only in variable names (`/a/{id}`, `/a/{name}`):
             // one route, methods merged.
             Some(existing) if existing != route_index => {
-                if let Some(target) = self.routes.get_mut(existing) {
-                    for m in route.methods {
-                        if !target.methods.iter().any(|(tm, _)| *tm == m.0) {
-                            target.methods.push(m);
-                        }
+                for (_, index) in &route.methods {
+                    if let Some(op) = self.operations.get_mut(*index) {
+                        op.route = existing;
                     }
+                }
+                if let Some(target) = self.routes.get_mut(existing) {
+                    // A second operation for the same method stays as an
+                    // alternative, chosen by its template's fixed query.
+                    target.methods.extend(route.methods);
                 }
                 // Keep indices aligned even though this route is unused.
                 self.routes.push(Route {

@@ -1,7 +1,7 @@
 //! Response minimisation: removes every property no applied schema declares
 //! and every `writeOnly` property, recursively.
 //!
-//! Declared means: named in `properties` or matched by `patternProperties` of
+//! Declared means: named in `properties` (or `required`) or matched by `patternProperties` of
 //! a schema that applies at that location (`$ref`, `allOf`, the `oneOf`/`anyOf`
 //! branches the value satisfies or the discriminator selects), or admitted by
 //! an explicit `additionalProperties`/`unevaluatedProperties` of `true` or a
@@ -125,6 +125,17 @@ fn strip_at(
                             children.push(*c);
                         }
                     }
+                }
+                if !declared {
+                    // Named in `required` without a schema: declared, untyped
+                    // (the validator reads it the same way).
+                    declared = schemas.iter().any(|s| {
+                        arena
+                            .node(*s)
+                            .required
+                            .iter()
+                            .any(|r| r.as_ref() == key.as_str())
+                    });
                 }
                 if !declared {
                     for s in &schemas {

@@ -17,6 +17,12 @@ use serde_json::{Map, Value};
 /// Deepest chain of schema applications followed for one value.
 const MAX_APPLICATION_DEPTH: u32 = 512;
 
+/// Schema applications allowed for one validation. Nested `oneOf`/`anyOf`
+/// trials re-validate subtrees, so a recursive schema could make the work
+/// exponential in the nesting of the value; past this budget the value is
+/// refused as too complex.
+const MAX_STEPS: u64 = 250_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Direction {
     Request,
@@ -43,6 +49,8 @@ pub enum ViolationKind {
     ReadOnly,
     /// A `writeOnly` property returned in a response.
     WriteOnly,
+    /// The value needed more validation work than allowed.
+    Complexity,
 }
 
 /// One failed constraint, with where it failed.
@@ -53,6 +61,19 @@ pub struct Violation {
     /// The keyword that failed (`maximum`, `required`, `additionalProperties`...).
     pub keyword: &'static str,
     pub kind: ViolationKind,
+    /// Short excerpt of the offending value, for events (redact before use);
+    /// never part of a response.
+    pub evidence: String,
+}
+
+/// Strings and scalars as they are (cut to 96 characters); containers by size.
+fn excerpt(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.chars().take(96).collect(),
+        Value::Array(items) => format!("array of {} items", items.len()),
+        Value::Object(map) => format!("object with {} properties", map.len()),
+        other => other.to_string(),
+    }
 }
 
 /// Which properties of the object at the current location some applied
@@ -116,8 +137,11 @@ pub(crate) struct Validator<'a> {
     pub(crate) errors: Vec<Violation>,
     suppressed: u32,
     depth: u32,
-    /// Schemas being applied at the current instance location (cycle guard).
+    /// Schemas being applied, innermost last; those from `active_base` on
+    /// apply at the current instance location (cycle guard).
     active: Vec<SchemaId>,
+    active_base: usize,
+    steps: u64,
 }
 
 impl<'a> Validator<'a> {
@@ -130,6 +154,8 @@ impl<'a> Validator<'a> {
             suppressed: 0,
             depth: 0,
             active: Vec::new(),
+            active_base: 0,
+            steps: 0,
         }
     }
 
@@ -137,7 +163,14 @@ impl<'a> Validator<'a> {
     pub(crate) fn validate(&mut self, id: SchemaId, value: &Value) -> bool {
         self.path.clear();
         self.path.push('$');
-        self.check_location(id, value)
+        let ok = self.check_location(id, value);
+        if self.steps > MAX_STEPS {
+            self.path.truncate(1);
+            self.errors.clear();
+            self.record("complexity", ViolationKind::Complexity);
+            return false;
+        }
+        ok
     }
 
     /// True when `value` is valid, recording nothing.
@@ -150,6 +183,20 @@ impl<'a> Validator<'a> {
     }
 
     fn record(&mut self, keyword: &'static str, kind: ViolationKind) -> bool {
+        self.record_with(keyword, kind, None)
+    }
+
+    /// Records a violation about `value`, keeping a short excerpt of it.
+    fn record_value(&mut self, keyword: &'static str, kind: ViolationKind, value: &Value) -> bool {
+        self.record_with(keyword, kind, Some(value))
+    }
+
+    fn record_with(
+        &mut self,
+        keyword: &'static str,
+        kind: ViolationKind,
+        value: Option<&Value>,
+    ) -> bool {
         if self.suppressed > 0 {
             return false;
         }
@@ -158,6 +205,7 @@ impl<'a> Validator<'a> {
                 location: self.path.clone(),
                 keyword,
                 kind,
+                evidence: value.map(excerpt).unwrap_or_default(),
             });
         }
         self.errors.len() < self.options.max_errors
@@ -179,13 +227,13 @@ impl<'a> Validator<'a> {
 
     /// A new instance location: applies `id` and then the strict check.
     fn check_location(&mut self, id: SchemaId, value: &Value) -> bool {
-        let saved = std::mem::take(&mut self.active);
+        let saved = std::mem::replace(&mut self.active_base, self.active.len());
         let mut eval = Eval::new(value);
         let mut ok = self.check(id, value, &mut eval);
         if (ok || self.suppressed == 0) && self.options.strict {
             ok &= self.strict_check(value, &eval);
         }
-        self.active = saved;
+        self.active_base = saved;
         ok
     }
 
@@ -197,11 +245,12 @@ impl<'a> Validator<'a> {
             return true;
         }
         let mut ok = true;
-        for (i, key) in map.keys().enumerate() {
+        for (i, (key, item)) in map.iter().enumerate() {
             if !eval.is_marked(i) {
                 ok = false;
                 let mark = self.push_key(key);
-                let go_on = self.record("additionalProperties", ViolationKind::UnknownProperty);
+                let go_on =
+                    self.record_value("additionalProperties", ViolationKind::UnknownProperty, item);
                 self.path.truncate(mark);
                 if !go_on {
                     break;
@@ -212,7 +261,15 @@ impl<'a> Validator<'a> {
     }
 
     fn check(&mut self, id: SchemaId, value: &Value, eval: &mut Eval) -> bool {
-        if self.active.contains(&id) {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return false;
+        }
+        if self
+            .active
+            .get(self.active_base..)
+            .is_some_and(|here| here.contains(&id))
+        {
             return true;
         }
         if self.depth >= MAX_APPLICATION_DEPTH {
@@ -252,7 +309,7 @@ impl<'a> Validator<'a> {
         macro_rules! fail {
             ($keyword:expr) => {{
                 ok = false;
-                if !self.record($keyword, ViolationKind::Schema) {
+                if !self.record_value($keyword, ViolationKind::Schema, value) {
                     return false;
                 }
             }};
@@ -267,7 +324,7 @@ impl<'a> Validator<'a> {
         }
         if let Some(types) = node.types {
             if !type_matches(types, value, node.nullable) {
-                self.record("type", ViolationKind::Schema);
+                self.record_value("type", ViolationKind::Schema, value);
                 return false;
             }
         }
@@ -277,7 +334,7 @@ impl<'a> Validator<'a> {
             }
         }
         if let Some(values) = &node.enumeration {
-            if !values.iter().any(|v| json_equal(v, value)) && !(value.is_null() && node.nullable) {
+            if !(values.iter().any(|v| json_equal(v, value)) || value.is_null() && node.nullable) {
                 fail!("enum");
             }
         }
@@ -330,20 +387,16 @@ impl<'a> Validator<'a> {
                     }
                 }
             }
-            Value::Array(items) => {
-                if !self.check_array(node, items) {
-                    ok = false;
-                    if self.suppressed > 0 {
-                        return false;
-                    }
+            Value::Array(items) if !self.check_array(node, items) => {
+                ok = false;
+                if self.suppressed > 0 {
+                    return false;
                 }
             }
-            Value::Object(map) => {
-                if !self.check_object(node, map, eval) {
-                    ok = false;
-                    if self.suppressed > 0 {
-                        return false;
-                    }
+            Value::Object(map) if !self.check_object(node, map, eval) => {
+                ok = false;
+                if self.suppressed > 0 {
+                    return false;
                 }
             }
             _ => {}
@@ -356,14 +409,17 @@ impl<'a> Validator<'a> {
                 }
             }
         }
+        let tagged_target = |map: &Map<String, Value>| {
+            let d = node.discriminator.as_ref()?;
+            let tag = map.get(&d.property)?.as_str()?;
+            d.mapping.iter().find(|(v, _)| v == tag).map(|(_, t)| *t)
+        };
         let dispatched = match (&node.discriminator, value) {
-            (Some(d), Value::Object(map)) if !node.one_of.is_empty() || !node.any_of.is_empty() => {
-                let target = match map.get(&d.property) {
-                    Some(Value::String(tag)) => {
-                        d.mapping.iter().find(|(v, _)| v == tag).map(|(_, t)| *t)
-                    }
-                    _ => None,
-                };
+            (Some(d), Value::Object(map))
+                if (!node.one_of.is_empty() || !node.any_of.is_empty())
+                    && (d.explicit || tagged_target(map).is_some()) =>
+            {
+                let target = tagged_target(map);
                 match target {
                     Some(t) => {
                         if !self.check(t, value, eval) {
@@ -591,17 +647,35 @@ impl<'a> Validator<'a> {
             || !node.pattern_properties.is_empty()
             || !node.required.is_empty()
             || node.additional != Extra::Unspecified;
+        let mut required_present = 0usize;
         if inspect_keys {
             for (i, (key, item)) in map.iter().enumerate() {
                 let mut matched = false;
                 let mark = self.push_key(key);
-                if let Some(child) = node.property(key) {
+                let declared = node
+                    .property_index(key)
+                    .and_then(|i| node.properties.get(i).map(|(_, c)| (i, *c)));
+                if let Some((index, child)) = declared {
                     matched = true;
+                    if node.property_required.get(index).copied().unwrap_or(false) {
+                        required_present += 1;
+                    }
                     let child_node = arena.node(child);
-                    if direction == Direction::Request && child_node.effective_read_only {
-                        fail!("readOnly", ViolationKind::ReadOnly);
-                    } else if direction == Direction::Response && child_node.effective_write_only {
-                        fail!("writeOnly", ViolationKind::WriteOnly);
+                    let refused = match direction {
+                        Direction::Request if child_node.effective_read_only => {
+                            Some(("readOnly", ViolationKind::ReadOnly))
+                        }
+                        Direction::Response if child_node.effective_write_only => {
+                            Some(("writeOnly", ViolationKind::WriteOnly))
+                        }
+                        _ => None,
+                    };
+                    if let Some((keyword, kind)) = refused {
+                        ok = false;
+                        if !self.record_value(keyword, kind, item) {
+                            self.path.truncate(mark);
+                            return false;
+                        }
                     } else if !self.check_location(child, item) {
                         ok = false;
                         if self.suppressed > 0 || self.errors.len() >= self.options.max_errors {
@@ -625,8 +699,11 @@ impl<'a> Validator<'a> {
                 if !matched {
                     match node.additional {
                         Extra::Deny => {
-                            if !self.record("additionalProperties", ViolationKind::UnknownProperty)
-                            {
+                            if !self.record_value(
+                                "additionalProperties",
+                                ViolationKind::UnknownProperty,
+                                item,
+                            ) {
                                 self.path.truncate(mark);
                                 return false;
                             }
@@ -655,7 +732,8 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        for name in &node.required {
+        let all_required_seen = inspect_keys && required_present == node.required.len();
+        for name in node.required.iter().filter(|_| !all_required_seen) {
             if !map.contains_key(name.as_ref()) {
                 let exempt = node.property(name).is_some_and(|p| {
                     let p = arena.node(p);
@@ -835,15 +913,26 @@ fn canonical_key(value: &Value) -> String {
     }
 }
 
+fn is_plain_key_byte(b: u8) -> bool {
+    const TABLE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let c = i as u8;
+            table[i] =
+                c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'@' || c == b'$';
+            i += 1;
+        }
+        table
+    };
+    TABLE[b as usize]
+}
+
 /// Appends `.key`, or `['key']` when the key is not a plain identifier.
 /// Keys may come from the request: anything outside a safe alphabet is
 /// replaced, so locations never carry raw attacker bytes.
 pub(crate) fn push_key(path: &mut String, key: &str) {
-    let plain = !key.is_empty()
-        && key.len() <= 64
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'@' || b == b'$');
+    let plain = !key.is_empty() && key.len() <= 64 && key.bytes().all(is_plain_key_byte);
     if plain {
         path.push('.');
         path.push_str(key);

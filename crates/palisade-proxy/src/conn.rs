@@ -7,8 +7,8 @@ use crate::pipeline::{handle, ConnInfo};
 use crate::Gateway;
 use http::HeaderValue;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use palisade_config::LimitsConfig;
+use palisade_http1_framing::{GuardHandle, GuardLimits, Http1Guard};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
@@ -103,7 +103,8 @@ pub async fn run_listener(
     conn_limits: Arc<ConnLimits>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Every connection task holds a clone of `alive`; when all are gone the drain is over.
+    let (alive, mut drained) = tokio::sync::mpsc::channel::<()>(1);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -127,11 +128,13 @@ pub async fn run_listener(
                 let _ = tcp.set_nodelay(true);
                 let gw = gateway.clone();
                 let spec = spec.clone();
-                let watcher = graceful.watcher();
+                let alive = alive.clone();
+                let stop = shutdown.clone();
                 tokio::spawn(async move {
                     metrics::gauge!("palisade_connections_active").increment(1.0);
                     metrics::counter!("palisade_connections_total").increment(1);
-                    serve_connection(tcp, peer, spec, gw, watcher).await;
+                    serve_connection(tcp, peer, spec, gw, stop).await;
+                    drop(alive);
                     metrics::gauge!("palisade_connections_active").decrement(1.0);
                     drop(permit);
                 });
@@ -142,31 +145,46 @@ pub async fn run_listener(
         }
     }
     drop(listener);
+    drop(alive);
     let drain = gateway.current().limits.drain_timeout.0;
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(drain, drained.recv()).await.is_err() {
         tracing::warn!("drain timeout reached with connections still open");
     }
 }
 
-fn builder(limits: &LimitsConfig) -> auto::Builder<TokioExecutor> {
-    let mut b = auto::Builder::new(TokioExecutor::new());
-    b.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout.0)
-        .max_buf_size(limits.max_header_bytes.as_usize().max(8192))
-        .keep_alive(true);
-    b.http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(limits.h2_max_concurrent_streams)
-        .max_pending_accept_reset_streams(limits.h2_max_pending_resets)
-        .max_local_error_reset_streams(limits.h2_max_pending_resets)
-        .max_header_list_size(u32::try_from(limits.max_header_bytes.0).unwrap_or(u32::MAX))
-        .keep_alive_interval(Some(Duration::from_secs(30)))
-        .keep_alive_timeout(Duration::from_secs(20));
-    b
+/// HTTP version of a cleartext connection, decided from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    Http1,
+    Http2,
+}
+
+/// Peeks at the first bytes: the HTTP/2 prior-knowledge preface means h2c,
+/// anything else HTTP/1. A client that sends nothing within `timeout` (an idle
+/// or slowloris connection) gets `None` and is closed.
+async fn sniff_protocol(tcp: &TcpStream, timeout: Duration) -> Option<Proto> {
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 24];
+    loop {
+        let n = tokio::time::timeout_at(deadline, tcp.peek(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        if buf[..n] != palisade_http1_framing::H2_PREFACE[..n] {
+            return Some(Proto::Http1);
+        }
+        if n == buf.len() {
+            return Some(Proto::Http2);
+        }
+        // A partial preface: wait for the rest without spinning on the same bytes.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if Instant::now() >= deadline {
+            return None;
+        }
+    }
 }
 
 async fn serve_connection(
@@ -174,7 +192,7 @@ async fn serve_connection(
     peer: SocketAddr,
     spec: ListenerSpec,
     gateway: Gateway,
-    watcher: hyper_util::server::graceful::Watcher,
+    stop: watch::Receiver<bool>,
 ) {
     let limits = gateway.current().limits.clone();
     let idle = limits.idle_timeout.0;
@@ -188,8 +206,26 @@ async fn serve_connection(
                 redirect_https_port: spec.redirect_https_port,
                 client_principal: None,
             });
+            let Some(proto) = sniff_protocol(&tcp, limits.header_read_timeout.0).await else {
+                metrics::counter!("palisade_connections_idle_closed_total").increment(1);
+                return;
+            };
             let io = IdleTimeout::new(tcp, idle);
-            serve_io(io, info, gateway, &limits, false, watcher).await;
+            if proto == Proto::Http2 {
+                serve_io(io, info, gateway, &limits, Proto::Http2, stop.clone()).await;
+            } else {
+                let (io, guard) = Http1Guard::new(io, guard_limits(&limits));
+                serve_io(
+                    io,
+                    info.clone(),
+                    gateway.clone(),
+                    &limits,
+                    Proto::Http1,
+                    stop.clone(),
+                )
+                .await;
+                report_violation(&gateway, &info, &guard);
+            }
         }
         Some(tls) => {
             let handshake =
@@ -219,7 +255,21 @@ async fn serve_connection(
                 client_principal,
             });
             let io = IdleTimeout::new(stream, idle);
-            serve_io(io, info, gateway, &limits, h2, watcher).await;
+            if h2 {
+                serve_io(io, info, gateway, &limits, Proto::Http2, stop.clone()).await;
+            } else {
+                let (io, guard) = Http1Guard::new(io, guard_limits(&limits));
+                serve_io(
+                    io,
+                    info.clone(),
+                    gateway.clone(),
+                    &limits,
+                    Proto::Http1,
+                    stop.clone(),
+                )
+                .await;
+                report_violation(&gateway, &info, &guard);
+            }
         }
     }
 }
@@ -229,8 +279,8 @@ async fn serve_io<IO>(
     info: Arc<ConnInfo>,
     gateway: Gateway,
     limits: &LimitsConfig,
-    h2_only: bool,
-    watcher: hyper_util::server::graceful::Watcher,
+    proto: Proto,
+    mut stop: watch::Receiver<bool>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -239,11 +289,79 @@ async fn serve_io<IO>(
         let info = info.clone();
         async move { Ok::<_, Infallible>(handle(rt, info, req).await) }
     });
-    let b = builder(limits);
-    let b = if h2_only { b.http2_only() } else { b };
-    let conn = b.serve_connection_with_upgrades(TokioIo::new(io), svc);
-    if let Err(e) = watcher.watch(conn.into_owned()).await {
+    let io = TokioIo::new(io);
+    let result = match proto {
+        Proto::Http1 => {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout.0)
+                .max_buf_size(limits.max_header_bytes.as_usize().max(8192))
+                .keep_alive(true)
+                .serve_connection(io, svc)
+                .with_upgrades();
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => r,
+                _ = wait_true(&mut stop) => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            }
+        }
+        Proto::Http2 => {
+            let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                .timer(TokioTimer::new())
+                .max_concurrent_streams(limits.h2_max_concurrent_streams)
+                .max_pending_accept_reset_streams(limits.h2_max_pending_resets)
+                .max_local_error_reset_streams(limits.h2_max_pending_resets)
+                .max_header_list_size(u32::try_from(limits.max_header_bytes.0).unwrap_or(u32::MAX))
+                .keep_alive_interval(Some(Duration::from_secs(30)))
+                .keep_alive_timeout(Duration::from_secs(20))
+                .serve_connection(io, svc);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => r,
+                _ = wait_true(&mut stop) => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            }
+        }
+    };
+    if let Err(e) = result {
         tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Resolves once the shutdown flag is set (or its sender is gone).
+async fn wait_true(rx: &mut watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn guard_limits(limits: &LimitsConfig) -> GuardLimits {
+    GuardLimits {
+        max_head_bytes: limits.max_header_bytes.as_usize(),
+        max_headers: limits.max_header_count,
+        max_uri_bytes: limits.max_uri_bytes.as_usize(),
+    }
+}
+
+/// A connection the framing guard refused gets an event and a metric.
+fn report_violation(gateway: &Gateway, info: &ConnInfo, guard: &GuardHandle) {
+    if let Some(v) = guard.violation() {
+        metrics::counter!("palisade_protocol_violations_total", "violation" => v.as_str())
+            .increment(1);
+        crate::pipeline::record_connection_violation(
+            &gateway.current(),
+            info,
+            v.as_str(),
+            &v.to_string(),
+            v.status_code(),
+        );
     }
 }
 

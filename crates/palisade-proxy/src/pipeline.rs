@@ -600,6 +600,46 @@ fn finish(
     resp
 }
 
+/// Records a request the HTTP/1 framing guard refused before it was parsed.
+pub fn record_connection_violation(
+    rt: &Runtime,
+    conn: &ConnInfo,
+    code: &str,
+    message: &str,
+    status: u16,
+) {
+    let finding = Finding::new(
+        format!("palisade.protocol.{code}"),
+        Category::ProtocolViolation,
+        Severity::Critical,
+        Location::new("connection"),
+        "",
+        message.to_string(),
+    );
+    let time_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    metrics::counter!("palisade_findings_total", "category" => Category::ProtocolViolation.as_str(), "rule" => finding.rule_id.clone())
+        .increment(1);
+    metrics::counter!("palisade_blocks_total", "route" => "-", "category" => Category::ProtocolViolation.as_str()).increment(1);
+    rt.events.record(SecurityEvent {
+        time_ms,
+        request_id: new_request_id().to_string(),
+        client_ip: conn.peer_ip.to_string(),
+        peer_ip: conn.peer_ip.to_string(),
+        route: "-".into(),
+        method: String::new(),
+        path: String::new(),
+        operation: None,
+        principal: None,
+        status,
+        action: Action::Blocked,
+        score: finding.score,
+        findings: vec![finding],
+        latencies: Latencies::default(),
+    });
+}
+
 /// Security headers and header stripping, applied to every response.
 fn finish_plain(
     mut resp: Response<ProxyBody>,

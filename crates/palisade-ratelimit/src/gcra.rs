@@ -18,7 +18,7 @@
 //! local, fallback and shared modes behaving the same.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -149,9 +149,7 @@ impl LocalGcra {
 
     /// Runs one GCRA step for `key` at `now_us` (tests drive time explicitly).
     pub fn check_at(&self, key: &str, cost: u64, params: GcraParams, now_us: u64) -> GcraDecision {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        let index = (h.finish() as usize) % self.shards.len();
+        let index = (self.hasher.hash_one(key) as usize) % self.shards.len();
         let Some(shard) = self.shards.get(index) else {
             return gcra_step(None, now_us, cost, params).0;
         };

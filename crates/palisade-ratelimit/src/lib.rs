@@ -19,6 +19,22 @@
 //! async functions ([`RateLimiter::check`], [`LoginGuard::check`],
 //! [`LoginGuard::record`], [`IdentitySpread::observe`]).
 //!
+//! # Driving it from the proxy
+//!
+//! ```text
+//! let shared = config.redis.map(|r| Arc::new(SharedStore::new(r)?));   // no I/O yet
+//! let counters = Arc::new(Counters::new(shared.clone()));
+//! let limiter = RateLimiter::new(&config.rate_limits, shared)?;
+//! let logins = LoginGuard::new(&config.login_protection, counters.clone())?;
+//! let spread = IdentitySpread::new(config.identity_spread, counters, true);
+//! // after authentication (tx.principal set):
+//! let outcome = limiter.check(&tx.request, tx.principal.as_ref()).await;
+//! record_outcome(&mut tx, outcome);        // 429 finding if refused; RateLimitState kept
+//! // add RateLimitState.0.headers() to the upstream's response
+//! // after the body is buffered: logins.attempt(&tx) -> check -> (forward) -> record(status)
+//! // for authenticated requests: spread.observe(principal, client_ip)
+//! ```
+//!
 //! Known limits: quotas are continuous (GCRA), not aligned to calendar hours,
 //! days or months; a request refused by one limit has still been charged to
 //! the limits checked before it; in fail-open mode each instance enforces the

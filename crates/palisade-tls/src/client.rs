@@ -49,10 +49,6 @@ pub struct UpstreamTlsConfig {
     /// Key of `client_cert`.
     #[serde(default)]
     pub client_key: Option<PathBuf>,
-    /// ALPN protocols offered to the upstream; empty (default) offers none, which means
-    /// HTTP/1.1.
-    #[serde(default)]
-    pub alpn: Vec<String>,
 }
 
 impl UpstreamTlsConfig {
@@ -95,7 +91,7 @@ pub fn build_client_config(config: &UpstreamTlsConfig) -> Result<Arc<ClientConfi
                 pins,
             }))
     };
-    let mut client_config = match (&config.client_cert, &config.client_key) {
+    let client_config = match (&config.client_cert, &config.client_key) {
         (None, None) => builder.with_no_client_auth(),
         (Some(cert), Some(key)) => {
             let chain = load_certificates(cert)?;
@@ -120,7 +116,8 @@ pub fn build_client_config(config: &UpstreamTlsConfig) -> Result<Arc<ClientConfi
         }
         _ => return Err(TlsError::IncompleteClientCertificate),
     };
-    client_config.alpn_protocols = config.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    // ALPN is left empty on purpose: the HTTP client that uses this configuration
+    // decides which protocols it speaks (hyper-rustls refuses a pre-set list).
     Ok(Arc::new(client_config))
 }
 

@@ -309,3 +309,112 @@ fn spki_pin_of_a_pem_file_matches_the_generated_key() {
         pki.ca_spki_pin()
     );
 }
+
+/// Reads one DER tag-length-value; returns (tag, contents, rest).
+fn read_tlv(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = data.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7f);
+        let (bytes, rest) = rest.split_at_checked(count)?;
+        (
+            bytes
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b)),
+            rest,
+        )
+    };
+    let (contents, rest) = rest.split_at_checked(len)?;
+    Some((tag, contents, rest))
+}
+
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in encoded.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+#[test]
+fn sec1_ec_private_keys_load() {
+    use palisade_tls::rustls::pki_types::{pem::PemObject, PrivatePkcs8KeyDer};
+    let pki = TestPki::new();
+    let cert = pki.server_cert(&["localhost"]);
+    let pkcs8 = PrivatePkcs8KeyDer::from_pem_slice(cert.key_pem.as_bytes()).expect("pkcs8");
+    // PrivateKeyInfo ::= SEQUENCE { version, algorithm, privateKey OCTET STRING (ECPrivateKey) }
+    let (_, info, _) = read_tlv(pkcs8.secret_pkcs8_der()).expect("PrivateKeyInfo");
+    let (_, _, rest) = read_tlv(info).expect("version");
+    let (_, _, rest) = read_tlv(rest).expect("algorithm");
+    let (tag, sec1, _) = read_tlv(rest).expect("privateKey");
+    assert_eq!(tag, 0x04);
+    let sec1_path = pki.write_file("sec1.key.pem", pem_encode("EC PRIVATE KEY", sec1));
+    build_server_config(&ServerTlsConfig::single(&cert.cert_path, &sec1_path))
+        .expect("SEC1 key loads");
+    let other = pki.server_cert(&["localhost"]);
+    let error = build_server_config(&ServerTlsConfig::single(&other.cert_path, &sec1_path))
+        .expect_err("SEC1 key of another certificate");
+    assert!(matches!(error, TlsError::KeyMismatch { .. }), "{error}");
+}
+
+/// RSA keys in PKCS#1 form; the key is made by the `openssl` tool because the
+/// test CA's crypto backend cannot generate RSA keys.
+#[test]
+fn pkcs1_rsa_private_keys_load() {
+    use std::process::Command;
+    let pki = TestPki::new();
+    let key = pki.dir().join("rsa.key.pem");
+    let cert = pki.dir().join("rsa.crt.pem");
+    let generated = Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .output();
+    match generated {
+        Ok(output) if output.status.success() => {}
+        _ => {
+            eprintln!("skipping: `openssl genrsa -traditional` is not available");
+            return;
+        }
+    }
+    let status = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-subj",
+            "/CN=rsa.test",
+            "-days",
+            "2",
+            "-addext",
+        ])
+        .arg("subjectAltName=DNS:rsa.test")
+        .arg("-key")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl req");
+    assert!(status.status.success(), "{status:?}");
+    let key_text = std::fs::read_to_string(&key).expect("key");
+    assert!(
+        key_text.contains("BEGIN RSA PRIVATE KEY"),
+        "not PKCS#1: {key_text}"
+    );
+    let built = build_server_config_checked(&ServerTlsConfig::single(&cert, &key))
+        .expect("PKCS#1 RSA key loads");
+    assert_eq!(
+        built.certificates[0].server_names,
+        vec!["rsa.test".to_owned()]
+    );
+
+    let ec = pki.server_cert(&["localhost"]);
+    let error = build_server_config(&ServerTlsConfig::single(&cert, &ec.key_path))
+        .expect_err("EC key for an RSA certificate");
+    assert!(matches!(error, TlsError::KeyMismatch { .. }), "{error}");
+}

@@ -213,3 +213,16 @@ fn upstream_config_is_strict_toml() {
         "{error}"
     );
 }
+
+#[test]
+fn client_config_leaves_alpn_to_the_http_client() {
+    // hyper-rustls refuses a configuration with ALPN already set.
+    let up = upstream();
+    let config = build_client_config(&UpstreamTlsConfig {
+        ca: Some(up.pki.ca_path().to_path_buf()),
+        spki_pins: vec![up.cert.spki_pin.clone()],
+        ..UpstreamTlsConfig::default()
+    })
+    .expect("client config");
+    assert!(config.alpn_protocols.is_empty());
+}

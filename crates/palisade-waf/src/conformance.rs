@@ -32,7 +32,7 @@
 //! The suite was written against Apache httpd, which refuses some requests
 //! before ModSecurity sees them; the runner answers those 400 the same way
 //! (malformed or HTTP/0.9 version, whitespace in the method, a request
-//! target with a fragment or not starting with `/`, a CONNECT target without
+//! target with a fragment, a space, or not starting with `/`, a CONNECT target without
 //! a port, a non-numeric `Content-Length`, a malformed `Host`, CR/LF/NUL in
 //! a header value). Like httpd it joins repeated headers with `, ` and drops
 //! `Content-Length` when `Transfer-Encoding` is present.
@@ -328,8 +328,9 @@ pub fn run_file(waf: &Waf, text: &str, path: &Path) -> Result<Vec<TestOutcome>, 
             None => detail = "no stages".into(),
             Some(stages) => {
                 for (n, stage) in stages.iter().enumerate() {
+                    let legacy = get(stage, "stage").is_some();
                     let stage = get(stage, "stage").unwrap_or(stage);
-                    if let Err(why) = run_stage(waf, stage) {
+                    if let Err(why) = run_stage(waf, stage, legacy) {
                         detail = if stages.len() > 1 {
                             format!("stage {}: {why}", n + 1)
                         } else {
@@ -354,7 +355,7 @@ struct BuiltRequest {
     body: Vec<u8>,
 }
 
-fn build_request(input: &Value) -> Result<BuiltRequest, String> {
+fn build_request(input: &Value, legacy: bool) -> Result<BuiltRequest, String> {
     if let Some(encoded) = get(input, "encoded_request").and_then(scalar_text) {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(encoded.split_whitespace().collect::<String>())
@@ -401,8 +402,11 @@ fn build_request(input: &Value) -> Result<BuiltRequest, String> {
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
     };
-    if autocomplete && !body.is_empty() {
-        if !has(&request, "content-type") {
+    // go-ftw sends `Content-Length: 0` on body methods; the old ftw did not.
+    let sends_body =
+        !legacy && matches!(method.to_ascii_uppercase().as_str(), "POST" | "PUT" | "PATCH");
+    if autocomplete && (!body.is_empty() || sends_body) {
+        if !has(&request, "content-type") && !body.is_empty() {
             request.headers.push((
                 b"Content-Type".to_vec(),
                 b"application/x-www-form-urlencoded".to_vec(),
@@ -434,12 +438,12 @@ fn server_body(request: &RequestInput, body: Vec<u8>) -> Vec<u8> {
     if header("transfer-encoding").is_some_and(|te| te.contains("chunked")) {
         return dechunk(&body);
     }
-    if let Some(length) = header("content-length").and_then(|l| l.parse::<usize>().ok()) {
-        if length < body.len() {
-            return body[..length].to_vec();
-        }
+    match header("content-length").and_then(|l| l.parse::<usize>().ok()) {
+        Some(length) if length < body.len() => body[..length].to_vec(),
+        Some(_) => body,
+        // HTTP/1.x without a length: the server reads no body.
+        None => Vec::new(),
     }
-    body
 }
 
 fn dechunk(body: &[u8]) -> Vec<u8> {
@@ -517,7 +521,8 @@ fn server_verdict(request: &RequestInput) -> ServerVerdict {
         && protocol[6] == b'.'
         && protocol[7].is_ascii_digit()
         || matches!(protocol, b"HTTP/2" | b"HTTP/3");
-    if protocol == b"HTTP/0.9" || (!protocol.is_empty() && !version_ok) {
+    let major_zero = protocol.starts_with(b"HTTP/0");
+    if major_zero || (!protocol.is_empty() && !version_ok) {
         return ServerVerdict::Reject;
     }
     let method_ok = !request.method.is_empty()
@@ -526,11 +531,12 @@ fn server_verdict(request: &RequestInput) -> ServerVerdict {
     let target_ok = if request.method.eq_ignore_ascii_case(b"CONNECT") {
         uri.contains(&b':')
     } else {
-        uri.first() == Some(&b'/')
+        // A bare `?query` target is what the old ftw sent for "no path".
+        matches!(uri.first(), Some(b'/' | b'?'))
             || uri.as_slice() == b"*"
             || memchr::memmem::find(uri, b"://").is_some_and(|p| p > 0)
     };
-    if !method_ok || !target_ok || uri.contains(&b'#') {
+    if !method_ok || !target_ok || uri.contains(&b'#') || uri.contains(&b' ') {
         return ServerVerdict::Reject;
     }
     for (name, value) in &request.headers {
@@ -543,7 +549,7 @@ fn server_verdict(request: &RequestInput) -> ServerVerdict {
             return ServerVerdict::Reject;
         }
         if name.eq_ignore_ascii_case(b"host")
-            && (value.is_empty()
+            && ((value.is_empty() && protocol != b"HTTP/1.0")
                 || value
                     .iter()
                     .any(|&b| b == b'%' || b == b'/' || b.is_ascii_whitespace() || b.is_ascii_control()))
@@ -641,14 +647,27 @@ fn ids_of(value: Option<&Value>) -> Vec<u64> {
         .unwrap_or_default()
 }
 
+/// Escapes control bytes as `\xHH`, as ModSecurity does in its log.
+fn log_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            let _ = write!(out, "\\x{:02x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn log_regex(pattern: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(pattern).map_err(|e| format!("bad log pattern {pattern:?}: {e}"))
 }
 
-fn run_stage(waf: &Waf, stage: &Value) -> Result<(), String> {
+fn run_stage(waf: &Waf, stage: &Value, legacy: bool) -> Result<(), String> {
     let input = get(stage, "input").ok_or("stage has no input")?;
     let output = get(stage, "output").ok_or("stage has no output")?;
-    let request = build_request(input)?;
+    let request = build_request(input, legacy)?;
     let verdict = server_verdict(&request.input);
     let (status, log, logged_ids) = if verdict == ServerVerdict::Reject {
         (400, String::new(), BTreeSet::new())
@@ -656,6 +675,9 @@ fn run_stage(waf: &Waf, stage: &Value) -> Result<(), String> {
         let mut tx = waf.transaction();
         let mut server_input = request.input.clone();
         server_input.headers = server_headers(&request.input.headers);
+        if verdict == ServerVerdict::AcceptThenError {
+            server_input.protocol = b"HTTP/0.9".to_vec();
+        }
         tx.process_request_headers(&server_input);
         if tx.interruption().is_none() {
             tx.process_request_body(&request.body);
@@ -682,8 +704,8 @@ fn run_stage(waf: &Waf, stage: &Value) -> Result<(), String> {
                 log,
                 "ModSecurity: Warning. [id \"{}\"] [msg \"{}\"] [data \"{}\"] [severity \"{}\"] [hostname \"localhost\"] [uri \"{}\"]",
                 m.id,
-                m.message,
-                m.logdata,
+                log_escape(&m.message),
+                log_escape(&m.logdata),
                 m.severity.map(crate::engine::severity_name).unwrap_or(""),
                 String::from_utf8_lossy(&request.input.uri),
             );

@@ -9,7 +9,9 @@ use crate::rules::{
 use crate::transforms;
 use crate::variables::{Macro, MacroPart, Selector, Target, Var};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use crate::prefilter::{LiteralHits, Prefilter};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, OnceLock};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -131,6 +133,140 @@ fn collection_index(var: Var) -> Option<usize> {
     MUTABLE_COLLECTIONS.iter().position(|v| *v == var)
 }
 
+/// A value after one transformation chain, with its prefilter scan.
+#[derive(Debug)]
+struct Transformed {
+    source: Vec<u8>,
+    value: Vec<u8>,
+    hits: OnceLock<LiteralHits>,
+}
+
+/// A quick non-cryptographic hash; collisions are resolved by comparing
+/// the source bytes.
+fn fast_hash(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        hash = (hash ^ u64::from_le_bytes(word)).wrapping_mul(0x0100_0000_01b3).rotate_left(23);
+    }
+    for &b in chunks.remainder() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+/// Cache slot for "no transformation changed the value".
+const IDENTITY_CHAIN: u32 = u32::MAX;
+
+/// Most bytes of transformed values kept per transaction.
+const TRANSFORM_CACHE_BYTES: usize = 4 << 20;
+
+/// Transformed values by (chain, source value), shared by all rules that
+/// apply the same chain to the same value.
+#[derive(Debug, Default)]
+struct TransformCache {
+    entries: Mutex<(HashMap<(u32, u64), Vec<Arc<Transformed>>>, usize)>,
+}
+
+impl Clone for TransformCache {
+    fn clone(&self) -> Self {
+        let guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        TransformCache {
+            entries: Mutex::new(guard.clone()),
+        }
+    }
+}
+
+impl TransformCache {
+    fn get(&self, chain_id: u32, chain: &[transforms::Transform], source: &[u8]) -> Arc<Transformed> {
+        let key = (chain_id, fast_hash(source));
+        let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = guard
+            .0
+            .get(&key)
+            .and_then(|bucket| bucket.iter().find(|t| t.source == source))
+        {
+            return Arc::clone(found);
+        }
+        let entry = match transforms::apply_all(source, chain) {
+            // Unchanged: share one entry (and its scan) among every chain
+            // that leaves this value as it is.
+            Cow::Borrowed(_) if chain_id != IDENTITY_CHAIN => {
+                drop(guard);
+                let shared = self.get(IDENTITY_CHAIN, &[], source);
+                guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+                shared
+            }
+            value => Arc::new(Transformed {
+                source: source.to_vec(),
+                value: value.into_owned(),
+                hits: OnceLock::new(),
+            }),
+        };
+        let size = entry.source.len() + entry.value.len();
+        if guard.1 + size <= TRANSFORM_CACHE_BYTES {
+            guard.1 += size;
+            guard.0.entry(key).or_default().push(Arc::clone(&entry));
+        }
+        entry
+    }
+}
+
+/// Literals seen anywhere in a whole collection after one transformation
+/// chain, for the current phase. Lets a rule whose literals occur in no
+/// value of its targets be skipped without looking at each value.
+#[derive(Debug, Default)]
+struct AggregateCache {
+    entries: Mutex<HashMap<(Var, u32), LiteralHits>>,
+}
+
+impl Clone for AggregateCache {
+    fn clone(&self) -> Self {
+        let guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        AggregateCache {
+            entries: Mutex::new(guard.clone()),
+        }
+    }
+}
+
+impl AggregateCache {
+    fn clear(&self) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// Collections that rules cannot modify during a phase.
+fn is_stable_collection(var: Var) -> bool {
+    matches!(
+        var,
+        Var::Args
+            | Var::ArgsGet
+            | Var::ArgsPost
+            | Var::ArgsNames
+            | Var::ArgsGetNames
+            | Var::ArgsPostNames
+            | Var::RequestHeaders
+            | Var::RequestHeadersNames
+            | Var::RequestCookies
+            | Var::RequestCookiesNames
+            | Var::RequestUri
+            | Var::RequestUriRaw
+            | Var::RequestFilename
+            | Var::RequestBasename
+            | Var::RequestLine
+            | Var::QueryString
+            | Var::RequestBody
+            | Var::Files
+            | Var::FilesNames
+            | Var::MultipartPartHeaders
+            | Var::ResponseBody
+            | Var::ResponseHeaders
+            | Var::ResponseHeadersNames
+    )
+}
+
 /// Per-transaction state. Cheap to create; lives across the four phases.
 #[derive(Debug, Clone)]
 pub struct WafTransaction {
@@ -189,6 +325,8 @@ pub struct WafTransaction {
     interruption: Option<Interruption>,
     matches: Vec<MatchedRule>,
     phases_done: u8,
+    cache: TransformCache,
+    aggregates: AggregateCache,
 }
 
 static UNIQUE_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -308,6 +446,8 @@ impl WafTransaction {
             interruption: None,
             matches: Vec::new(),
             phases_done: 0,
+            cache: TransformCache::default(),
+            aggregates: AggregateCache::default(),
         }
     }
 
@@ -532,6 +672,7 @@ impl WafTransaction {
         let Some(items) = rules.phases.get(usize::from(phase - 1)) else {
             return;
         };
+        self.aggregates.clear();
         let mut skip_after: Option<&str> = None;
         let mut skip_rules = 0u32;
         for item in items {
@@ -737,9 +878,62 @@ impl WafTransaction {
         true
     }
 
+    /// Literals present in any value of `var` after `rule`'s transformations.
+    fn aggregate_hits(&self, var: Var, rule: &Rule, prefilter: &Prefilter) -> LiteralHits {
+        let key = (var, rule.transform_chain);
+        if let Some(found) = self
+            .aggregates
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return found.clone();
+        }
+        let mut values = Vec::new();
+        let whole = Target {
+            var,
+            selector: Selector::All,
+            count: false,
+            exclude: false,
+        };
+        self.gather(&whole, rule, &mut values);
+        let mut all = LiteralHits::default();
+        for value in &values {
+            let transformed = self
+                .cache
+                .get(rule.transform_chain, &rule.transforms, &value.value);
+            all.merge(
+                transformed
+                    .hits
+                    .get_or_init(|| prefilter.scan(&transformed.value)),
+            );
+        }
+        self.aggregates
+            .entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, all.clone());
+        all
+    }
+
     fn find_hits(&self, root: &Rule, rule: &Rule) -> Vec<Hit> {
         let mut values = Vec::new();
+        let prefiltered = match (&rule.literal_ids, &self.rules.prefilter) {
+            (Some(ids), Some(prefilter)) if !rule.operator.negated && !rule.multi_match => {
+                Some((ids, prefilter))
+            }
+            _ => None,
+        };
         for target in &rule.targets {
+            if let Some((ids, prefilter)) = prefiltered {
+                if !target.count
+                    && is_stable_collection(target.var)
+                    && !self.aggregate_hits(target.var, rule, prefilter).contains_any(ids)
+                {
+                    continue;
+                }
+            }
             self.gather(target, rule, &mut values);
         }
         let mut hits = Vec::new();
@@ -761,22 +955,47 @@ impl WafTransaction {
             if check_removed && self.target_removed(root, value.var, &value.key) {
                 continue;
             }
-            let candidates: Vec<Cow<'_, [u8]>> = if rule.multi_match {
-                let mut steps = vec![value.value.clone()];
-                let mut current = value.value.clone();
-                for t in &rule.transforms {
-                    if let Some(next) = t.apply(&current) {
-                        current = Cow::Owned(next);
-                        steps.push(current.clone());
-                    }
-                }
-                steps
-            } else {
-                vec![transforms::apply_all(&value.value, &rule.transforms)]
-            };
-            for candidate in candidates {
+            let want_captures = rule.capture && !rule.operator.negated;
+            if !rule.multi_match {
+                let transformed = self
+                    .cache
+                    .get(rule.transform_chain, &rule.transforms, &value.value);
+                let excluded_by_prefilter = match (&rule.literal_ids, &self.rules.prefilter) {
+                    (Some(ids), Some(prefilter)) => !transformed
+                        .hits
+                        .get_or_init(|| prefilter.scan(&transformed.value))
+                        .contains_any(ids),
+                    _ => false,
+                };
                 let mut groups = Vec::new();
-                let want_captures = rule.capture && !rule.operator.negated;
+                let operator_matched = !excluded_by_prefilter && {
+                    let mut ctx = OpContext {
+                        expand: &expand,
+                        captures: if want_captures { Some(&mut groups) } else { None },
+                    };
+                    rule.operator.evaluate(&transformed.value, &mut ctx)
+                };
+                if operator_matched != rule.operator.negated {
+                    hits.push(Hit {
+                        var: value.var,
+                        origin: value.origin,
+                        key: value.key.to_vec(),
+                        value: transformed.value.clone(),
+                        captures: (want_captures && !groups.is_empty()).then_some(groups),
+                    });
+                }
+                continue;
+            }
+            let mut steps = vec![value.value.clone()];
+            let mut current = value.value.clone();
+            for t in &rule.transforms {
+                if let Some(next) = t.apply(&current) {
+                    current = Cow::Owned(next);
+                    steps.push(current.clone());
+                }
+            }
+            for candidate in steps {
+                let mut groups = Vec::new();
                 let mut ctx = OpContext {
                     expand: &expand,
                     captures: if want_captures { Some(&mut groups) } else { None },
@@ -949,12 +1168,14 @@ impl WafTransaction {
             Var::QueryString => scalar(out, Cow::Borrowed(&self.query_string)),
             Var::RequestBody => {
                 if let Some(body) = &self.request_body {
-                    // As in ModSecurity, structured processors consume the
-                    // body; only URL-encoded bodies, unprocessed bodies and
-                    // `forceRequestBodyVariable` expose REQUEST_BODY.
+                    // The XML and multipart processors consume the body (as
+                    // in ModSecurity); other bodies, and any body under
+                    // `forceRequestBodyVariable`, are exposed as REQUEST_BODY.
                     let exposed = self.force_body_variable
-                        || self.body_processor.is_none()
-                        || self.body_processor == Some(BodyProcessor::UrlEncoded);
+                        || !matches!(
+                            self.body_processor,
+                            Some(BodyProcessor::Xml | BodyProcessor::Multipart)
+                        );
                     if exposed {
                         scalar(out, Cow::Borrowed(body));
                     }

@@ -59,6 +59,7 @@ pub mod conformance;
 mod detector;
 pub mod engine;
 pub mod operators;
+pub mod prefilter;
 pub mod regex_compat;
 pub mod rules;
 pub mod seclang;
@@ -289,6 +290,11 @@ impl Waf {
     /// Rules whose regular expressions had to be approximated.
     pub fn approximated_rules(&self) -> &[ApproximatedRule] {
         &self.rules.approximated
+    }
+
+    /// How many `@rx` operators the literal prefilter covers.
+    pub fn prefiltered_operators(&self) -> usize {
+        self.rules.prefiltered_operators
     }
 
     /// `SecComponentSignature` values (the CRS version).

@@ -5,8 +5,10 @@ use crate::variables::Macro;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use ipnet::IpNet;
 use regex::bytes::Regex;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 /// A compiled operator.
 #[derive(Debug, Clone)]
@@ -17,9 +19,40 @@ pub struct Operator {
     pub name: &'static str,
 }
 
+/// Regular expressions built from a macro at run time, by expanded text.
+/// Bounded: when full, the cache is cleared.
+#[derive(Debug, Default)]
+pub struct RegexCache {
+    entries: Mutex<HashMap<Vec<u8>, Option<Regex>>>,
+}
+
+/// Most distinct expansions kept per operator.
+const REGEX_CACHE_LIMIT: usize = 64;
+
+impl RegexCache {
+    fn get(&self, pattern: &[u8]) -> Option<Regex> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = entries.get(pattern) {
+            return found.clone();
+        }
+        let compiled = std::str::from_utf8(pattern)
+            .ok()
+            .and_then(|p| regex_compat::compile(p).ok())
+            .map(|(re, _)| re);
+        if entries.len() >= REGEX_CACHE_LIMIT {
+            entries.clear();
+        }
+        entries.insert(pattern.to_vec(), compiled.clone());
+        compiled
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum OpKind {
     Rx(Box<Regex>),
+    /// `@rx` whose pattern contains `%{...}`: expanded, then compiled (and
+    /// cached) at run time. A pattern that does not compile never matches.
+    RxMacro(Macro, Arc<RegexCache>),
     Pm(Box<AhoCorasick>),
     StrEq(Macro),
     Contains(Macro),
@@ -155,6 +188,10 @@ pub fn compile(text: &str, rule_dir: &Path) -> Result<Compiled, String> {
     let mut approximations = Vec::new();
     let macro_param = || Macro::parse(param);
     let (kind, canonical): (OpKind, &'static str) = match lower.as_str() {
+        "rx" if param.contains("%{") => (
+            OpKind::RxMacro(macro_param()?, Arc::new(RegexCache::default())),
+            "rx",
+        ),
         "rx" => {
             let (re, approx) = regex_compat::compile(param)?;
             approximations = approx;
@@ -258,6 +295,9 @@ impl Operator {
     pub fn evaluate(&self, input: &[u8], ctx: &mut OpContext<'_>) -> bool {
         match &self.kind {
             OpKind::Rx(re) => match ctx.captures.as_deref_mut() {
+                // Capture groups cost more than a yes/no search: only
+                // collect them for values that match.
+                Some(_) if !re.is_match(input) => false,
                 Some(captures) => match re.captures(input) {
                     Some(groups) => {
                         captures.clear();
@@ -270,6 +310,20 @@ impl Operator {
                 },
                 None => re.is_match(input),
             },
+            OpKind::RxMacro(m, cache) => {
+                let pattern = (ctx.expand)(m);
+                match cache.get(&pattern) {
+                    Some(re) => {
+                        let boxed = Operator {
+                            kind: OpKind::Rx(Box::new(re)),
+                            negated: false,
+                            name: "rx",
+                        };
+                        boxed.evaluate(input, ctx)
+                    }
+                    None => false,
+                }
+            }
             OpKind::Pm(ac) => match ac.find(input) {
                 Some(m) => {
                     if let Some(captures) = ctx.captures.as_deref_mut() {
@@ -368,6 +422,7 @@ mod tests {
         assert!(run("@rx ^a.c$", "abc"));
         assert!(run("a+", "caab"));
         assert!(run("@pm foo BAR", "xxbarxx"));
+        assert!(run("@rx ^%{tx.x}$", ""));
         assert!(!run("@pm foo bar", "xxbaxx"));
         assert!(compile("@nope x", Path::new(".")).is_err());
     }

@@ -464,6 +464,17 @@ fn translate_escape(
     Ok(next)
 }
 
+/// What the previous item of a bracket expression was, to tell a range
+/// `-` from a literal one the way PCRE does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClassItem {
+    Start,
+    Single,
+    Set,
+    RangeDash,
+    RangeEnd,
+}
+
 /// Translates a bracket expression starting at `chars[i] == '['`.
 fn translate_class(chars: &[char], i: usize, out: &mut String) -> Result<usize, String> {
     let mut j = i + 1;
@@ -472,14 +483,26 @@ fn translate_class(chars: &[char], i: usize, out: &mut String) -> Result<usize, 
         out.push('^');
         j += 1;
     }
-    let mut first = true;
+    let mut previous = ClassItem::Start;
     let mut unused = Vec::new();
+    let after_single = |previous: ClassItem| {
+        if previous == ClassItem::RangeDash {
+            ClassItem::RangeEnd
+        } else {
+            ClassItem::Single
+        }
+    };
     loop {
         let Some(&c) = chars.get(j) else {
             return Err("unterminated character class".into());
         };
         match c {
-            ']' if !first => {
+            ']' if previous != ClassItem::Start => {
+                if previous == ClassItem::RangeDash {
+                    // `[a-]`: the dash was literal after all.
+                    out.pop();
+                    push_byte(out, b'-');
+                }
                 out.push(']');
                 return Ok(j + 1);
             }
@@ -489,33 +512,40 @@ fn translate_class(chars: &[char], i: usize, out: &mut String) -> Result<usize, 
                     Some(end) => {
                         out.push_str(&rest[..end + 2]);
                         j += rest[..end + 2].chars().count();
+                        previous = ClassItem::Set;
                     }
                     None => {
                         push_byte(out, b'[');
                         j += 1;
+                        previous = after_single(previous);
                     }
                 }
             }
             '\\' => {
+                let is_set = matches!(
+                    chars.get(j + 1),
+                    Some('d' | 'D' | 'w' | 'W' | 's' | 'S' | 'h' | 'H' | 'v' | 'V' | 'p' | 'P')
+                );
                 j = translate_escape(chars, j, out, true, &[], &mut unused)?;
+                previous = if is_set { ClassItem::Set } else { after_single(previous) };
             }
             '-' => {
-                let at_edge = first || chars.get(j + 1) == Some(&']');
-                let prev_dash = j > 0 && chars[j - 1] == '-';
-                let next_dash = chars.get(j + 1) == Some(&'-');
-                if at_edge || prev_dash || next_dash {
-                    push_byte(out, b'-');
-                } else {
+                let next_closes = chars.get(j + 1) == Some(&']');
+                if previous == ClassItem::Single && !next_closes {
                     out.push('-');
+                    previous = ClassItem::RangeDash;
+                } else {
+                    push_byte(out, b'-');
+                    previous = after_single(previous);
                 }
                 j += 1;
             }
             other => {
                 push_literal_char(out, other);
                 j += 1;
+                previous = after_single(previous);
             }
         }
-        first = false;
     }
 }
 
@@ -536,6 +566,11 @@ mod tests {
         assert!(is_match(r"^\d{2,3}$", "123"));
         assert!(is_match(r"a{,2}", "a{,2}"));
         assert!(is_match(r"[]a]", "]"));
+        assert!(is_match(r"^[\--9]+$", "-./09"));
+        assert!(is_match(r"^['-\+A-\]]+$", "'+AZ]"));
+        assert!(is_match(r"^[a-z-9]+$", "a-9"));
+        assert!(is_match(r"^[\w-]+$", "a-b"));
+        assert!(!is_match(r"^[\--9]+$", "a"));
         assert!(is_match(r"[[:alpha:]]+", "abc"));
         assert!(is_match(r"\<script", "<script"));
         assert!(!is_match(r"\<script", "script"));

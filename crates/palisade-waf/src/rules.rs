@@ -1,6 +1,7 @@
 //! Interpretation of directives into a compiled rule set.
 
 use crate::operators::{self, OpKind, Operator};
+use crate::prefilter::{self, Prefilter, PrefilterBuilder};
 use crate::regex_compat::{self, Approximation};
 use crate::seclang::Directive;
 use crate::transforms::Transform;
@@ -145,6 +146,11 @@ pub struct Rule {
     pub setvars: Vec<SetVar>,
     pub actions: Vec<RuntimeAction>,
     pub chain: Option<Box<Rule>>,
+    /// Index of `transforms` among the rule set's distinct chains.
+    pub transform_chain: u32,
+    /// Prefilter literal ids: when none occurs in a value, the operator
+    /// cannot match it. `None` when the operator has no such literals.
+    pub literal_ids: Option<Vec<u32>>,
 }
 
 impl Rule {
@@ -201,6 +207,8 @@ pub struct RuleSet {
     pub approximated: Vec<ApproximatedRule>,
     pub default_disruptive: [Disruptive; 5],
     pub rule_count: usize,
+    pub prefilter: Option<Prefilter>,
+    pub prefiltered_operators: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -851,6 +859,8 @@ impl Builder {
             setvars: parsed.setvars,
             actions: parsed.actions,
             chain: None,
+            transform_chain: 0,
+            literal_ids: None,
         };
         if in_chain && new_rule.disruptive.is_some() {
             return Err(err(d, "a chained rule cannot carry a disruptive action"));
@@ -941,6 +951,34 @@ impl Builder {
             // keep it silent for id lists, which often cover optional rules.
             let _ = (applied, directive);
         }
+        let mut chains: Vec<Vec<Transform>> = Vec::new();
+        let mut literals = PrefilterBuilder::default();
+        let mut prefiltered_operators = 0;
+        for phase in &mut self.phases {
+            for item in phase.iter_mut() {
+                let Item::Rule(rule) = item else { continue };
+                let mut link = Some(Arc::make_mut(rule));
+                while let Some(current) = link {
+                    current.transform_chain = match chains.iter().position(|c| *c == current.transforms) {
+                        Some(p) => p as u32,
+                        None => {
+                            chains.push(current.transforms.clone());
+                            (chains.len() - 1) as u32
+                        }
+                    };
+                    if let OpKind::Rx(re) = &current.operator.kind {
+                        if !current.multi_match {
+                            if let Some(found) = prefilter::required_literals(re.as_str()) {
+                                current.literal_ids = Some(literals.add(found));
+                                prefiltered_operators += 1;
+                            }
+                        }
+                    }
+                    link = current.chain.as_deref_mut();
+                }
+            }
+        }
+        let prefilter = literals.build();
         let rule_count = self
             .phases
             .iter()
@@ -962,6 +1000,8 @@ impl Builder {
             approximated: self.approximated,
             default_disruptive,
             rule_count,
+            prefilter,
+            prefiltered_operators,
         })
     }
 }

@@ -4,9 +4,10 @@
 //! a line whose last non-blank character is `\` continues on the next line
 //! (the backslash is dropped, the next line's leading blanks are kept); lines
 //! starting with `#` are comments; arguments are separated by blanks and may be
-//! quoted with `"` or `'`, inside which only a backslash before the quote
-//! character is an escape (every other backslash is kept verbatim, which is
-//! what regular expressions need).
+//! quoted with `"` or `'`. As in Apache's reader, a backslash escapes only
+//! a backslash or the quote character (`\\` becomes `\`, `\"` becomes `"`);
+//! every other backslash is kept verbatim, which is what regular expressions
+//! need.
 
 use crate::LoadError;
 use std::path::{Path, PathBuf};
@@ -86,9 +87,8 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
             chars.next();
             let mut closed = false;
             while let Some(c) = chars.next() {
-                if c == '\\' && chars.peek() == Some(&first) {
-                    word.push(first);
-                    chars.next();
+                if c == '\\' && (chars.peek() == Some(&first) || chars.peek() == Some(&'\\')) {
+                    word.extend(chars.next());
                 } else if c == first {
                     closed = true;
                     break;
@@ -108,8 +108,11 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
                 if c.is_whitespace() {
                     break;
                 }
-                word.push(c);
                 chars.next();
+                if c == '\\' && chars.peek() == Some(&'\\') {
+                    chars.next();
+                }
+                word.push(c);
             }
         }
         words.push(word);
@@ -220,7 +223,7 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].name, "SecRule");
         assert_eq!(d[0].args[0], "ARGS");
-        assert_eq!(d[0].args[1], "@rx a\"b\\\\d");
+        assert_eq!(d[0].args[1], "@rx a\"b\\d");
         assert_eq!(d[0].args[2], "id:1,    pass");
         assert_eq!(d[0].line, 2);
     }

@@ -105,16 +105,26 @@ pub fn prometheus() -> &'static PrometheusHandle {
 
 /// Reads the configuration named by `opts` and applies the overrides.
 pub fn load_config(opts: &Options) -> Result<Config> {
-    let mut config = match &opts.config_path {
-        Some(p) => Config::load(p).map_err(|e| anyhow!("{e}"))?,
-        None => Config::default(),
+    // Overrides apply before validation: `--upstream` may supply the upstream a file's routes name.
+    let (mut config, text, file) = match &opts.config_path {
+        Some(p) => {
+            let file = p.display().to_string();
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("{file}: cannot read"))?;
+            (
+                Config::from_toml(&text, &file).map_err(|e| anyhow!("{e}"))?,
+                text,
+                file,
+            )
+        }
+        None => (
+            Config::default(),
+            String::new(),
+            "<command line>".to_string(),
+        ),
     };
     config.apply_overrides(&opts.overrides);
-    let file = opts
-        .config_path
-        .as_ref()
-        .map_or("<command line>".to_string(), |p| p.display().to_string());
-    config.validate("", &file).map_err(|e| anyhow!("{e}"))?;
+    config.validate(&text, &file).map_err(|e| anyhow!("{e}"))?;
     if config.upstreams.is_empty() || config.routes.is_empty() {
         bail!("no upstream configured: pass --upstream URL or define [[upstreams]] and [[routes]] in the config file");
     }

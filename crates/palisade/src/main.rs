@@ -359,7 +359,10 @@ fn events(cmd: EventsCommand) -> Result<()> {
             let store = open_store(&db)?;
             let report = store.verify_chain().map_err(|e| anyhow!("{e}"))?;
             if report.is_intact() {
-                println!("hash chain intact: {} events, head {}", report.verified, report.head_hash);
+                println!(
+                    "hash chain intact: {} events, head {}",
+                    report.verified, report.head_hash
+                );
                 Ok(())
             } else {
                 bail!("hash chain broken: {report:?}")

@@ -136,8 +136,11 @@ components:
 "##;
 
 fn detector(policy: OpenApiPolicy) -> OpenApiDetector {
-    let spec = ApiSpec::from_str(SHOP, Path::new(".")).expect("shop spec loads");
-    OpenApiDetector::new(Arc::new(spec), policy)
+    static SPEC: std::sync::OnceLock<Arc<ApiSpec>> = std::sync::OnceLock::new();
+    let spec = SPEC.get_or_init(|| {
+        Arc::new(ApiSpec::from_str(SHOP, Path::new(".")).expect("shop spec loads"))
+    });
+    OpenApiDetector::new(spec.clone(), policy)
 }
 
 fn json_request(
@@ -469,6 +472,9 @@ fn form_and_multipart_bodies() {
             .any(|f| f.category == Category::MethodOrContentType),
         "{f:?}"
     );
+    // A part without Content-Type for an object property is JSON by default.
+    let f = multipart(&good.replace("Content-Type: application/json\n", ""));
+    assert!(f.is_empty(), "{f:?}");
     let f = multipart("--B\nContent-Disposition: form-data; name=\"title\"\n\nhello\n--B--\n");
     assert!(
         f.iter()
@@ -729,4 +735,317 @@ proptest! {
         let _ = run_request(&d, Method::POST, "/api/v1/users", &[], Some(("application/x-www-form-urlencoded", query.clone().into_bytes())));
         let _ = run_request(&d, Method::POST, "/api/v1/uploads", &[], Some(("multipart/form-data; boundary=a", query.into_bytes())));
     }
+}
+
+#[test]
+fn operations_sharing_a_path_are_alternatives() {
+    let text = r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /schema#add:
+    put:
+      operationId: addOption
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object, required: [op], properties: {op: {const: add}, value: {type: string}}}
+      responses: {"200": {description: ok}}
+  /schema#remove:
+    put:
+      operationId: removeOption
+      parameters:
+        - {name: force, in: query, schema: {type: boolean}}
+      requestBody:
+        content:
+          application/json-patch+json:
+            schema: {type: object, required: [op], properties: {op: {const: remove}, key: {type: integer}}}
+      responses: {"200": {description: ok}}
+  /beta:
+    post:
+      operationId: stable
+      requestBody: {content: {application/json: {schema: {type: object, properties: {a: {type: string}}}}}}
+      responses: {"200": {description: ok}}
+  /beta?beta=true:
+    post:
+      operationId: beta
+      requestBody: {content: {application/json: {schema: {type: object, properties: {b: {type: string}}}}}}
+      responses: {"200": {description: ok}}
+"#;
+    let d = OpenApiDetector::new(
+        Arc::new(ApiSpec::from_str(text, Path::new(".")).unwrap()),
+        OpenApiPolicy::default(),
+    );
+    let (f, op) = run_request(
+        &d,
+        Method::PUT,
+        "/schema",
+        &[],
+        Some(("application/json", br#"{"op":"add","value":"x"}"#.to_vec())),
+    );
+    assert!(
+        f.is_empty() && op.as_deref() == Some("addOption"),
+        "{f:?} {op:?}"
+    );
+    let (f, op) = run_request(
+        &d,
+        Method::PUT,
+        "/schema?force=true",
+        &[],
+        Some((
+            "application/json-patch+json",
+            br#"{"op":"remove","key":3}"#.to_vec(),
+        )),
+    );
+    assert!(
+        f.is_empty() && op.as_deref() == Some("removeOption"),
+        "{f:?} {op:?}"
+    );
+    let (f, _) = run_request(
+        &d,
+        Method::PUT,
+        "/schema",
+        &[],
+        Some(("application/json", br#"{"op":"remove","key":3}"#.to_vec())),
+    );
+    assert!(!f.is_empty());
+    let (f, op) = run_request(
+        &d,
+        Method::POST,
+        "/beta?beta=true",
+        &[],
+        Some(("application/json", br#"{"b":"x"}"#.to_vec())),
+    );
+    assert!(
+        f.is_empty() && op.as_deref() == Some("beta"),
+        "{f:?} {op:?}"
+    );
+    let (f, _) = run_request(
+        &d,
+        Method::POST,
+        "/beta",
+        &[],
+        Some(("application/json", br#"{"b":"x"}"#.to_vec())),
+    );
+    assert!(f.iter().any(|f| f.location.0 == "json.$.b"), "{f:?}");
+}
+
+#[test]
+fn recursive_schemas_and_reference_cycles() {
+    let text = r##"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+paths:
+  /tree:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Node"}
+      responses: {"200": {description: ok}}
+components:
+  schemas:
+    Node:
+      type: object
+      properties:
+        name: {type: string}
+        children: {type: array, items: {$ref: "#/components/schemas/Node"}}
+"##;
+    let d = OpenApiDetector::new(
+        Arc::new(ApiSpec::from_str(text, Path::new(".")).unwrap()),
+        OpenApiPolicy::default(),
+    );
+    assert!(json_request(
+        &d,
+        Method::POST,
+        "/tree",
+        json!({"name": "a", "children": [{"name": "b", "children": [{"name": "c"}]}]})
+    )
+    .is_empty());
+    let f = json_request(
+        &d,
+        Method::POST,
+        "/tree",
+        json!({"children": [{"children": [{"name": 3}]}]}),
+    );
+    assert!(
+        f.iter()
+            .any(|(l, ..)| l == "json.$.children[0].children[0].name"),
+        "{f:?}"
+    );
+    let deep = (0..100).fold(json!({}), |inner, _| json!({"children": [inner]}));
+    let f = json_request(&d, Method::POST, "/tree", deep);
+    assert!(
+        f.iter().any(|(_, c, ..)| *c == Category::ResourceLimit),
+        "{f:?}"
+    );
+    let cyclic = "openapi: 3.0.0\npaths:\n  /a:\n    get:\n      responses:\n        '200':\n          description: x\n          content:\n            application/json:\n              schema: {$ref: '#/components/schemas/A'}\ncomponents:\n  schemas:\n    A: {$ref: '#/components/schemas/B'}\n    B: {$ref: '#/components/schemas/A'}\n";
+    let err = ApiSpec::from_str(cyclic, Path::new(".")).unwrap_err();
+    assert!(err.to_string().contains("cyclic"), "{err}");
+}
+
+#[test]
+fn root_extensions_apply_and_operations_override_them() {
+    let text = r#"
+openapi: 3.0.3
+info: {title: t, version: "1"}
+x-palisade-unknown-endpoints: log
+x-palisade-request-mode: log
+x-palisade-strictness: lenient
+servers: [{url: "/api/{version}", variables: {version: {default: v3}}}]
+paths:
+  /a:
+    post:
+      requestBody: {content: {application/json: {schema: {type: object, properties: {n: {type: integer}}}}}}
+      responses: {"200": {description: ok}}
+  /b:
+    servers: [{url: "https://other.example/b-root"}]
+    post:
+      x-palisade-request-mode: block
+      x-palisade-strictness: strict
+      requestBody: {content: {application/json: {schema: {type: object, properties: {n: {type: integer}}}}}}
+      responses: {"200": {description: ok}}
+"#;
+    let d = OpenApiDetector::new(
+        Arc::new(ApiSpec::from_str(text, Path::new(".")).unwrap()),
+        OpenApiPolicy::default(),
+    );
+    // Root: unknown endpoints and violations are logged, unknown properties pass.
+    let (f, _) = run_request(&d, Method::GET, "/api/v3/nope", &[], None);
+    assert!(
+        !f.is_empty() && f.iter().all(|f| f.enforcement.is_none() && f.score == 0),
+        "{f:?}"
+    );
+    assert!(json_request(
+        &d,
+        Method::POST,
+        "/api/v3/a",
+        json!({"n": 1, "extra": true})
+    )
+    .is_empty());
+    let f = json_request(&d, Method::POST, "/api/v3/a", json!({"n": "x"}));
+    assert!(f.len() == 1 && f[0].2.is_none(), "{f:?}");
+    // Operation: block and strict; mounted under its path-item server.
+    let f = json_request(
+        &d,
+        Method::POST,
+        "/b-root/b",
+        json!({"n": 1, "extra": true}),
+    );
+    assert!(
+        f.iter().any(|(l, c, s, _)| l == "json.$.extra"
+            && *c == Category::MassAssignment
+            && s.is_some()),
+        "{f:?}"
+    );
+    assert!(d
+        .spec()
+        .match_operation(&Method::POST, "/api/v3/b")
+        .is_none());
+}
+
+#[test]
+fn evidence_goes_to_the_event_redacted_never_to_the_title() {
+    let d = detector(OpenApiPolicy::default());
+    let (findings, _) = run_request(
+        &d,
+        Method::POST,
+        "/api/v1/users",
+        &[],
+        Some((
+            "application/json",
+            br#"{"name":"a","role":"<script>x","password":7}"#.to_vec(),
+        )),
+    );
+    let role = findings
+        .iter()
+        .find(|f| f.location.0 == "json.$.role")
+        .unwrap();
+    assert_eq!(role.evidence.as_str(), "<script>x");
+    assert!(!role.enforcement.as_ref().unwrap().title.contains("script"));
+    let password = findings
+        .iter()
+        .find(|f| f.location.0 == "json.$.password")
+        .unwrap();
+    assert!(
+        password.evidence.as_str().starts_with("[redacted"),
+        "{:?}",
+        password.evidence
+    );
+}
+
+#[test]
+fn nested_one_of_trials_are_bounded() {
+    // Each level tries both branches of a recursive oneOf: exponential without a budget.
+    let text = r##"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+paths:
+  /filter:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Filter"}
+      responses: {"200": {description: ok}}
+components:
+  schemas:
+    Filter:
+      oneOf:
+        - type: object
+          properties: {and: {type: array, items: {$ref: "#/components/schemas/Filter"}}, tag: {const: a}}
+        - type: object
+          properties: {and: {type: array, items: {$ref: "#/components/schemas/Filter"}}, tag: {const: b}}
+"##;
+    let d = OpenApiDetector::new(
+        Arc::new(ApiSpec::from_str(text, Path::new(".")).unwrap()),
+        OpenApiPolicy::default(),
+    );
+    let nested = (0..25).fold(json!({"tag": "c"}), |inner, _| json!({"and": [inner]}));
+    let started = std::time::Instant::now();
+    let f = json_request(&d, Method::POST, "/filter", nested);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        f.iter()
+            .any(|(_, c, s, _)| *c == Category::ResourceLimit && s.is_some()),
+        "{f:?}"
+    );
+    assert!(json_request(
+        &d,
+        Method::POST,
+        "/filter",
+        json!({"tag": "a", "and": [{"tag": "b"}]})
+    )
+    .is_empty());
+}
+
+#[test]
+fn policy_deserialises_strictly_and_drives_wants() {
+    let policy: OpenApiPolicy = serde_json::from_value(json!({
+        "request_mode": "log", "response_mode": "off", "strictness": "lenient",
+        "limits": {"max_json_depth": 8}
+    }))
+    .unwrap();
+    assert_eq!(policy.request_mode, crate::EnforceMode::Log);
+    assert_eq!(policy.limits.max_json_depth, 8);
+    assert_eq!(
+        policy.limits.max_body_bytes,
+        crate::Limits::default().max_body_bytes
+    );
+    assert!(serde_json::from_value::<OpenApiPolicy>(json!({"reponse_mode": "strip"})).is_err());
+    assert!(serde_json::from_value::<OpenApiPolicy>(json!({"limits": {"max_depth": 3}})).is_err());
+    // The shop document sets response modes on two operations: responses stay wanted.
+    let d = detector(policy.clone());
+    assert!(d.wants(Phase::ResponseBody));
+    let bare = ApiSpec::from_str(
+        "openapi: 3.0.0\npaths:\n  /a:\n    get:\n      responses: {}\n",
+        Path::new("."),
+    )
+    .unwrap();
+    let d = OpenApiDetector::new(Arc::new(bare), policy);
+    assert!(d.wants(Phase::RequestBody) && !d.wants(Phase::ResponseBody));
 }

@@ -9,6 +9,10 @@ pub(crate) struct Generator<'a> {
     pub(crate) arena: &'a SchemaArena,
     /// Also fill optional properties (up to this many per object).
     pub(crate) optional: usize,
+    /// Subtypes being generated through an inheritance discriminator.
+    pub(crate) dispatching: std::cell::RefCell<Vec<SchemaId>>,
+    /// Requests leave out `readOnly` properties, responses `writeOnly` ones.
+    pub(crate) direction: crate::validate::Direction,
 }
 
 const STRING_CANDIDATES: &[&str] = &[
@@ -35,12 +39,22 @@ const STRING_CANDIDATES: &[&str] = &[
     "AB12",
 ];
 
+/// Stands for a property named in `required` that no schema seen so far
+/// declares; a schema merged later (an `allOf` sibling) may declare it.
+const PLACEHOLDER: &str = "placeholder";
+
 fn merge(into: Option<Value>, extra: Value) -> Option<Value> {
     match (into, extra) {
         (None, extra) => Some(extra),
         (Some(Value::Object(mut a)), Value::Object(b)) => {
             for (k, v) in b {
-                a.entry(k).or_insert(v);
+                match a.get_mut(&k) {
+                    Some(existing) if existing.as_str() == Some(PLACEHOLDER) => *existing = v,
+                    Some(_) => {}
+                    None => {
+                        a.insert(k, v);
+                    }
+                }
             }
             Some(Value::Object(a))
         }
@@ -48,12 +62,59 @@ fn merge(into: Option<Value>, extra: Value) -> Option<Value> {
     }
 }
 
-impl Generator<'_> {
+impl<'a> Generator<'a> {
+    pub(crate) fn new(arena: &'a SchemaArena, optional: usize) -> Self {
+        Generator {
+            arena,
+            optional,
+            dispatching: std::cell::RefCell::new(Vec::new()),
+            direction: crate::validate::Direction::Request,
+        }
+    }
+
+    /// The schema declaring property `name` among those `id` always applies.
+    fn declaration(&self, id: SchemaId, name: &str, depth: usize) -> Option<SchemaId> {
+        if depth > 16 {
+            return None;
+        }
+        let node = self.arena.node(id);
+        if let Some(p) = node.property(name) {
+            return Some(p);
+        }
+        node.reference
+            .iter()
+            .chain(&node.all_of)
+            .chain(&node.any_of)
+            .chain(&node.one_of)
+            .find_map(|c| self.declaration(*c, name, depth + 1))
+    }
+
     pub(crate) fn value(&self, id: SchemaId) -> Option<Value> {
         self.gen(id, 0)
     }
 
     fn gen(&self, id: SchemaId, depth: usize) -> Option<Value> {
+        let mut value = self.gen_inner(id, depth)?;
+        // Placeholders left by an `allOf` member whose sibling declares the name.
+        if let Value::Object(map) = &mut value {
+            let pending: Vec<String> = map
+                .iter()
+                .filter(|(_, v)| v.as_str() == Some(PLACEHOLDER))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for name in pending {
+                if let Some(v) = self
+                    .declaration(id, &name, 0)
+                    .and_then(|d| self.gen(d, depth + 1))
+                {
+                    map.insert(name, v);
+                }
+            }
+        }
+        Some(value)
+    }
+
+    fn gen_inner(&self, id: SchemaId, depth: usize) -> Option<Value> {
         if depth > 24 {
             return None;
         }
@@ -86,7 +147,7 @@ impl Generator<'_> {
             &node.discriminator,
             node.one_of.is_empty() && node.any_of.is_empty(),
         ) {
-            (Some(d), false) => {
+            (Some(d), false) if d.explicit => {
                 let (tag, target) = d.mapping.first()?;
                 let mut v = self.gen(*target, depth + 1)?;
                 if let Value::Object(map) = &mut v {
@@ -147,10 +208,17 @@ impl Generator<'_> {
             for (name, child) in &node.properties {
                 let required = node.required.iter().any(|r| r == name);
                 let child_node = self.arena.node(*child);
-                if child_node.effective_read_only {
+                let excluded = match self.direction {
+                    crate::validate::Direction::Request => child_node.effective_read_only,
+                    crate::validate::Direction::Response => child_node.effective_write_only,
+                };
+                if excluded {
                     continue;
                 }
-                if map.contains_key(name.as_ref()) {
+                if map
+                    .get(name.as_ref())
+                    .is_some_and(|v| v.as_str() != Some(PLACEHOLDER))
+                {
                     continue;
                 }
                 if required {
@@ -164,7 +232,49 @@ impl Generator<'_> {
             }
             for name in &node.required {
                 if !map.contains_key(name.as_ref()) && node.property(name).is_none() {
-                    map.insert(name.to_string(), Value::String("abc".into()));
+                    let generated = self
+                        .declaration(id, name, 0)
+                        .and_then(|decl| self.gen(decl, depth + 1));
+                    map.insert(
+                        name.to_string(),
+                        generated.unwrap_or_else(|| Value::String(PLACEHOLDER.into())),
+                    );
+                }
+            }
+            // A value merged from another schema may break this one's constraint
+            // on the same property (an `enum` narrowing an `allOf` member's string).
+            for (name, child) in &node.properties {
+                if let Some(existing) = map.get(name.as_ref()) {
+                    if !self.plausibly_valid(*child, existing) {
+                        if let Some(v) = self.gen(*child, depth + 1) {
+                            map.insert(name.to_string(), v);
+                        }
+                    }
+                }
+            }
+            // Inheritance-style discriminator: the tag names a subtype whose
+            // own requirements apply too.
+            let base_style = node.one_of.is_empty() && node.any_of.is_empty();
+            if let Some(d) = node.discriminator.as_ref().filter(|_| base_style) {
+                let tag = map
+                    .get(&d.property)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                let target =
+                    tag.and_then(|t| d.mapping.iter().find(|(v, _)| *v == t).map(|(_, s)| *s));
+                if let Some(target) = target {
+                    if !self.dispatching.borrow().contains(&target) {
+                        self.dispatching.borrow_mut().push(target);
+                        let sub = self.gen(target, depth + 1);
+                        self.dispatching.borrow_mut().retain(|s| *s != target);
+                        if let Some(Value::Object(sub)) = sub {
+                            for (k, v) in sub {
+                                if k != d.property {
+                                    map.entry(k).or_insert(v);
+                                }
+                            }
+                        }
+                    }
                 }
             }
             if node.min_properties.is_some_and(|m| map.len() < m) {
@@ -209,7 +319,7 @@ impl Generator<'_> {
         let mut v = crate::validate::Validator::new(
             self.arena,
             crate::validate::Options {
-                direction: crate::validate::Direction::Request,
+                direction: self.direction,
                 strict: true,
                 coerce: false,
                 max_errors: 1,
@@ -252,6 +362,9 @@ impl Generator<'_> {
         if let Some(s) = fit(base) {
             return Some(Value::String(s));
         }
+        if let Some(s) = pattern_example(node).and_then(|s| fit(&s)) {
+            return Some(Value::String(s));
+        }
         if node.format.is_some() && node.format.is_some_and(|f| !f.check_string("abc")) {
             return None;
         }
@@ -288,6 +401,96 @@ impl Generator<'_> {
             Some(Value::from(n as i64))
         } else {
             serde_json::Number::from_f64(n).map(Value::Number)
+        }
+    }
+}
+
+/// A string matching the node's pattern, built from the pattern's syntax
+/// tree: first alternative, first class member, minimum repetition.
+fn pattern_example(node: &crate::schema::SchemaNode) -> Option<String> {
+    let source = node.pattern_source.as_deref()?;
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(source.trim_start_matches('^').trim_end_matches('$'))
+        .ok()?;
+    let mut out = String::new();
+    emit(&hir, &mut out, 0)?;
+    Some(out)
+}
+
+fn emit(hir: &regex_syntax::hir::Hir, out: &mut String, depth: usize) -> Option<()> {
+    use regex_syntax::hir::{Class, HirKind};
+    if depth > 64 || out.len() > 256 {
+        return None;
+    }
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => {}
+        HirKind::Literal(lit) => out.push_str(std::str::from_utf8(&lit.0).ok()?),
+        HirKind::Class(Class::Unicode(c)) => {
+            let range = c.ranges().first()?;
+            let start = range.start();
+            out.push(if start.is_ascii_alphanumeric() || range.end() < 'a' {
+                start
+            } else {
+                'a'.max(start).min(range.end())
+            });
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            let range = c.ranges().first()?;
+            let pick = if (range.start()..=range.end()).contains(&b'a') {
+                b'a'
+            } else if (range.start()..=range.end()).contains(&b'0') {
+                b'0'
+            } else {
+                range.start()
+            };
+            out.push(char::from(pick));
+        }
+        HirKind::Repetition(rep) => {
+            let count = rep
+                .min
+                .max(u32::from(rep.max == Some(rep.min) || rep.min > 0));
+            for _ in 0..count.min(64) {
+                emit(&rep.sub, out, depth + 1)?;
+            }
+        }
+        HirKind::Capture(cap) => emit(&cap.sub, out, depth + 1)?,
+        HirKind::Concat(items) => {
+            for item in items {
+                emit(item, out, depth + 1)?;
+            }
+        }
+        HirKind::Alternation(items) => emit(items.first()?, out, depth + 1)?,
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_examples_match_their_pattern() {
+        for source in [
+            "^AC[0-9a-fA-F]{32}$",
+            "^[A-Z]{3}-\\d{4}$",
+            "^(foo|bar)+_[a-z]?x$",
+            "^\\+?[0-9 ]{6,20}$",
+        ] {
+            let node = crate::schema::SchemaNode {
+                pattern: Some(std::sync::Arc::new(
+                    crate::pattern::Pattern::compile(source).unwrap(),
+                )),
+                pattern_source: Some(source.into()),
+                ..Default::default()
+            };
+            let example = pattern_example(&node).unwrap_or_default();
+            assert!(
+                node.pattern.as_ref().unwrap().is_match(&example),
+                "{source} -> {example:?}"
+            );
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Crate tests that need internals: real-document loading and generated
 //! request checks, feature suites, property tests.
 
+mod demo;
 mod features;
 mod generate;
 mod real_specs;

@@ -79,12 +79,10 @@ struct Built {
     integer_path_param: Option<String>,
 }
 
-fn build(spec: &ApiSpec, index: usize) -> Option<Built> {
-    let op = spec.operations.get(index)?;
-    let gen = Generator {
-        arena: &spec.arena,
-        optional: 2,
-    };
+/// A valid request for operation `index`, or why none could be made.
+fn build(spec: &ApiSpec, index: usize) -> Result<Built, &'static str> {
+    let op = spec.operations.get(index).ok_or("no operation")?;
+    let gen = Generator::new(&spec.arena, 2);
     let mut path = format!(
         "{}{}",
         op.base_path,
@@ -101,14 +99,14 @@ fn build(spec: &ApiSpec, index: usize) -> Option<Built> {
         if !p.required && p.location != ParamIn::Path {
             continue;
         }
-        let schema = p.schema?;
+        let schema = p.schema.ok_or("parameter without schema")?;
         if p.json_content || p.location == ParamIn::Cookie {
-            return None;
+            return Err("content or cookie parameter");
         }
-        let value = gen.value(schema)?;
+        let value = gen.value(schema).ok_or("parameter value")?;
         match (p.location, shape(&spec.arena, schema)) {
             (ParamIn::Path, Shape::Primitive) if p.style == Style::Simple => {
-                let text = scalar_text(&value)?;
+                let text = scalar_text(&value).ok_or("non-scalar parameter")?;
                 if value.is_number()
                     && crate::params::shape(&spec.arena, schema) == Shape::Primitive
                 {
@@ -121,37 +119,43 @@ fn build(spec: &ApiSpec, index: usize) -> Option<Built> {
                 }
                 path = path.replace(&format!("{{{}}}", p.name), &enc(&text));
             }
-            (ParamIn::Query, Shape::Primitive) => {
-                query.push(format!("{}={}", enc(&p.name), enc(&scalar_text(&value)?)))
-            }
+            (ParamIn::Query, Shape::Primitive) => query.push(format!(
+                "{}={}",
+                enc(&p.name),
+                enc(&scalar_text(&value).ok_or("non-scalar parameter")?)
+            )),
             (ParamIn::Query, Shape::Array) if p.style == Style::Form && p.explode => {
-                for item in value.as_array()? {
-                    query.push(format!("{}={}", enc(&p.name), enc(&scalar_text(item)?)));
+                for item in value.as_array().ok_or("non-array parameter")? {
+                    query.push(format!(
+                        "{}={}",
+                        enc(&p.name),
+                        enc(&scalar_text(item).ok_or("non-scalar item")?)
+                    ));
                 }
             }
-            (ParamIn::Header, Shape::Primitive) => {
-                headers.push((leak(&p.name), scalar_text(&value)?))
-            }
-            _ => return None,
+            (ParamIn::Header, Shape::Primitive) => headers.push((
+                leak(&p.name),
+                scalar_text(&value).ok_or("non-scalar parameter")?,
+            )),
+            _ => return Err("parameter style"),
         }
     }
     if path.contains('{') {
-        return None;
+        return Err("undeclared path variable");
     }
     let body = match &op.request_body {
         None => None,
         Some(rb) => {
-            let content = rb.contents.iter().find(|c| {
-                c.schema.is_some() && matches!(c.kind, BodyKind::Json | BodyKind::Form)
-            })?;
-            let value = gen.value(content.schema?)?;
-            if content.kind == BodyKind::Form
-                && !value
-                    .as_object()?
-                    .values()
-                    .all(|v| scalar_text(v).is_some())
-            {
-                return None;
+            let content = rb
+                .contents
+                .iter()
+                .find(|c| c.schema.is_some() && matches!(c.kind, BodyKind::Json | BodyKind::Form))
+                .ok_or("no JSON or form body")?;
+            let value = gen
+                .value(content.schema.ok_or("body schema")?)
+                .ok_or("body value")?;
+            if content.kind == BodyKind::Form && !value.is_object() {
+                return Err("form body not an object");
             }
             let media = if content.range.contains('*') {
                 "application/json".to_owned()
@@ -161,7 +165,7 @@ fn build(spec: &ApiSpec, index: usize) -> Option<Built> {
             Some((media, value, content.kind))
         }
     };
-    Some(Built {
+    Ok(Built {
         method: op.method.clone(),
         path,
         query: query.join("&"),
@@ -177,20 +181,39 @@ fn leak(name: &str) -> &'static str {
     Box::leak(name.to_owned().into_boxed_str())
 }
 
+/// `a[b][]=x` form encoding, as deepObject-style bodies expect.
+fn flatten_form(prefix: &str, value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}[{k}]")
+                };
+                flatten_form(&key, v, out);
+            }
+        }
+        Value::Array(items) => {
+            for v in items {
+                flatten_form(&format!("{prefix}[]"), v, out);
+            }
+        }
+        other => out.push(format!(
+            "{}={}",
+            enc(prefix),
+            enc(&scalar_text(other).unwrap_or_default())
+        )),
+    }
+}
+
 fn encode_body(kind: BodyKind, value: &Value) -> Vec<u8> {
     match kind {
-        BodyKind::Form => value
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| {
-                        format!("{}={}", enc(k), enc(&scalar_text(v).unwrap_or_default()))
-                    })
-                    .collect::<Vec<_>>()
-                    .join("&")
-            })
-            .unwrap_or_default()
-            .into_bytes(),
+        BodyKind::Form => {
+            let mut pairs = Vec::new();
+            flatten_form("", value, &mut pairs);
+            pairs.join("&").into_bytes()
+        }
         _ => serde_json::to_vec(value).unwrap_or_default(),
     }
 }
@@ -255,14 +278,33 @@ fn closed_root(spec: &ApiSpec, id: crate::schema::SchemaId) -> (bool, Vec<String
     (declares && !open, typed)
 }
 
-fn check_document(name: &str) {
+/// Loads `name`, checks its operation and webhook counts against the shared
+/// README, then sends generated and mutated requests and responses.
+fn check_document(name: &str, operations: usize, webhooks: usize) {
     let Some(spec) = loaded(name) else { return };
+    assert_eq!(
+        (spec.operation_count(), spec.webhook_count()),
+        (operations, webhooks),
+        "{name}"
+    );
+    check_spec(name, &spec);
+}
+
+/// Generated valid requests pass, mutated ones are refused at the mutated
+/// location, generated responses pass and strip exactly what was injected.
+pub(crate) fn check_spec(name: &str, spec: &Arc<ApiSpec>) {
+    let spec = spec.clone();
     let detector = OpenApiDetector::new(spec.clone(), OpenApiPolicy::default());
+    let mut skipped: std::collections::BTreeMap<&str, usize> = Default::default();
     let (mut tried, mut valid_failures, mut mutations, mut mutation_failures) =
         (0, Vec::new(), 0, Vec::new());
     for index in 0..spec.operations.len() {
-        let Some(built) = build(&spec, index) else {
-            continue;
+        let built = match build(&spec, index) {
+            Ok(built) => built,
+            Err(reason) => {
+                *skipped.entry(reason).or_insert(0usize) += 1;
+                continue;
+            }
         };
         tried += 1;
         let op_name = spec.operations[index].name();
@@ -270,7 +312,10 @@ fn check_document(name: &str) {
         let findings = send(&detector, &built, body.as_ref(), &built.path);
         if !findings.is_empty() {
             valid_failures.push(format!(
-                "{op_name}: {:?}",
+                "{op_name}: {} {:?}",
+                body.as_ref()
+                    .map(|b| b.to_string().chars().take(600).collect::<String>())
+                    .unwrap_or_default(),
                 findings
                     .iter()
                     .map(|f| (f.location.as_str().to_owned(), f.message.clone()))
@@ -316,9 +361,35 @@ fn check_document(name: &str) {
                 }
             }
         }
-        let Some((_, Value::Object(map), BodyKind::Json)) = &built.body else {
+        let Some((_, Value::Object(map), kind)) = &built.body else {
             continue;
         };
+        let kind = *kind;
+        if kind == BodyKind::Form {
+            let Some(schema) = spec.operations[index]
+                .request_body
+                .as_ref()
+                .and_then(|rb| rb.contents.iter().find(|c| c.kind == BodyKind::Form))
+                .and_then(|c| c.schema)
+            else {
+                continue;
+            };
+            if closed_root(&spec, schema).0 {
+                mutations += 1;
+                let mut extra = map.clone();
+                extra.insert("palisade_injected".into(), Value::String("1".into()));
+                let findings = send(&detector, &built, Some(&Value::Object(extra)), &built.path);
+                if !findings.iter().any(|f| {
+                    f.location.as_str() == "form.palisade_injected"
+                        && f.category == Category::MassAssignment
+                }) {
+                    mutation_failures.push(format!(
+                        "{op_name}: unknown form field accepted: {findings:?}"
+                    ));
+                }
+            }
+            continue;
+        }
         let Some(schema) = spec.operations[index]
             .request_body
             .as_ref()
@@ -349,7 +420,7 @@ fn check_document(name: &str) {
             let findings = send(&detector, &built, Some(&Value::Object(wrong)), &built.path);
             let want = format!("json.$.{prop}");
             let shown_ok = findings.iter().any(|f| {
-                f.location.as_str() == want || f.location.as_str().starts_with(&format!("json.$['"))
+                f.location.as_str() == want || f.location.as_str().starts_with("json.$['")
             });
             if !shown_ok || findings.iter().any(|f| f.enforcement.is_none()) {
                 mutation_failures.push(format!(
@@ -363,6 +434,21 @@ fn check_document(name: &str) {
         spec.operations.len(),
         valid_failures.len(),
         mutation_failures.len()
+    );
+    if !skipped.is_empty() {
+        eprintln!("  not generated: {skipped:?}");
+    }
+    let (responses, response_failures) = check_responses(&spec);
+    eprintln!(
+        "  {responses} responses checked, {} failures",
+        response_failures.len()
+    );
+    for f in response_failures.iter().take(6) {
+        eprintln!("  {f}");
+    }
+    assert!(
+        response_failures.len() * 20 <= responses,
+        "{name}: response checks failed, see above"
     );
     for f in valid_failures.iter().chain(&mutation_failures).take(6) {
         eprintln!("  {f}");
@@ -386,39 +472,164 @@ fn check_document(name: &str) {
     );
 }
 
+/// Generated valid responses pass block mode untouched; strip mode removes
+/// exactly an injected undeclared property and nothing else.
+fn check_responses(spec: &Arc<ApiSpec>) -> (usize, Vec<String>) {
+    let mut gen = Generator::new(&spec.arena, 2);
+    gen.direction = crate::validate::Direction::Response;
+    let block = OpenApiDetector::new(
+        spec.clone(),
+        OpenApiPolicy {
+            response_mode: crate::ResponseMode::Block,
+            ..OpenApiPolicy::default()
+        },
+    );
+    let strip = OpenApiDetector::new(
+        spec.clone(),
+        OpenApiPolicy {
+            response_mode: crate::ResponseMode::Strip,
+            ..OpenApiPolicy::default()
+        },
+    );
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (index, op) in spec.operations.iter().enumerate() {
+        if op.overrides.response.is_some() {
+            continue;
+        }
+        let Ok(built) = build(spec, index) else {
+            continue;
+        };
+        let Some((status, schema)) = op.responses.iter().find_map(|(key, r)| {
+            let crate::spec::StatusKey::Exact(code) = key else {
+                return None;
+            };
+            let content = r
+                .contents
+                .iter()
+                .find(|c| c.kind == BodyKind::Json && c.range == "application/json")?;
+            ((200..300).contains(code)).then_some((*code, content.schema?))
+        }) else {
+            continue;
+        };
+        let Some(body) = gen.value(schema) else {
+            continue;
+        };
+        checked += 1;
+        let uri = if built.query.is_empty() {
+            built.path.clone()
+        } else {
+            format!("{}?{}", built.path, built.query)
+        };
+        let respond = |d: &OpenApiDetector, body: &Value| {
+            let mut head = RequestHead::synthetic(built.method.clone(), &uri);
+            for (n, v) in &built.headers {
+                if let (Ok(n), Ok(v)) = (
+                    http::HeaderName::from_bytes(n.as_bytes()),
+                    HeaderValue::from_str(v),
+                ) {
+                    head.headers.append(n, v);
+                }
+            }
+            let mut tx = Transaction::new(head);
+            d.inspect(Phase::RequestHead, &mut tx);
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            tx.response = Some(palisade_core::ResponseHead {
+                status: http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK),
+                version: http::Version::HTTP_11,
+                headers,
+            });
+            tx.response_body = Some(bytes::Bytes::from(
+                serde_json::to_vec(body).unwrap_or_default(),
+            ));
+            d.inspect(Phase::ResponseHead, &mut tx);
+            d.inspect(Phase::ResponseBody, &mut tx);
+            tx
+        };
+        let tx = respond(&block, &body);
+        let response_findings: Vec<_> = tx
+            .findings
+            .iter()
+            .filter(|f| f.rule_id.starts_with("openapi.response"))
+            .collect();
+        if !response_findings.is_empty() {
+            failures.push(format!(
+                "{}: valid response refused: {body} {response_findings:?}",
+                op.name()
+            ));
+            continue;
+        }
+        let tx = respond(&strip, &body);
+        if tx.response_edit.replace_body.is_some() {
+            failures.push(format!(
+                "{}: valid response stripped: {body} -> {:?}",
+                op.name(),
+                tx.response_edit
+                    .replace_body
+                    .as_ref()
+                    .map(|(b, _)| String::from_utf8_lossy(b).into_owned())
+            ));
+            continue;
+        }
+        if let Value::Object(map) = &body {
+            if closed_root(spec, schema).0 {
+                let mut extra = map.clone();
+                extra.insert("palisade_internal".into(), serde_json::json!({"secret": 1}));
+                let tx = respond(&strip, &Value::Object(extra));
+                let stripped: Option<Value> = tx
+                    .response_edit
+                    .replace_body
+                    .as_ref()
+                    .and_then(|(b, _)| serde_json::from_slice(b).ok());
+                if stripped.as_ref() != Some(&body) {
+                    failures.push(format!(
+                        "{}: strip did not restore the documented body: {stripped:?}",
+                        op.name()
+                    ));
+                }
+            }
+        }
+    }
+    (checked, failures)
+}
+
 macro_rules! document_tests {
-    ($($test:ident => $file:expr),* $(,)?) => {
+    ($($test:ident => $file:expr, $ops:expr, $hooks:expr;)*) => {
         $(
             #[test]
             fn $test() {
-                check_document($file);
+                check_document($file, $ops, $hooks);
             }
         )*
     };
 }
 
 document_tests! {
-    generated_requests_stripe => "stripe/spec3.yaml",
-    generated_requests_okta => "okta/management-oneOfInheritance.yaml",
-    generated_requests_box => "box/openapi.json",
-    generated_requests_digitalocean => "digitalocean/specification/DigitalOcean-public.v2.yaml",
-    generated_requests_twilio => "twilio/twilio_api_v2010.json",
-    generated_requests_kratos => "ory-kratos/api.json",
-    generated_requests_petstore => "oai-examples/v3.0/petstore-expanded.yaml",
-    generated_requests_callback => "oai-examples/v3.0/callback-example.yaml",
-    generated_requests_link => "oai-examples/v3.0/link-example.yaml",
-    generated_requests_webhook => "oai-examples/v3.1/webhook-example.yaml",
-    generated_requests_scopes => "oai-examples/v3.1/non-oauth-scopes.yaml",
-    generated_requests_openai => "openai/openapi.json",
-    generated_requests_letta => "letta/openapi.json",
-    generated_requests_svix => "svix/lib-openapi.json",
-    generated_requests_adyen_checkout => "adyen/CheckoutService-v71.json",
-    generated_requests_adyen_balance => "adyen/BalancePlatformService-v2.json",
-    generated_requests_adyen_management => "adyen/ManagementService-v3.json",
-    generated_requests_adyen_transfer => "adyen/TransferService-v4.json",
-    generated_requests_adyen_webhooks => "adyen/Webhooks-v1.json",
-    generated_requests_hatchet => "hatchet/openapi/openapi.yaml",
-    generated_requests_museum => "redocly-museum/openapi.yaml",
+    generated_requests_stripe => "stripe/spec3.yaml", 452, 0;
+    generated_requests_okta => "okta/management-oneOfInheritance.yaml", 732, 0;
+    generated_requests_box => "box/openapi.json", 296, 0;
+    generated_requests_digitalocean => "digitalocean/specification/DigitalOcean-public.v2.yaml", 659, 0;
+    generated_requests_twilio => "twilio/twilio_api_v2010.json", 197, 0;
+    generated_requests_kratos => "ory-kratos/api.json", 60, 0;
+    generated_requests_petstore => "oai-examples/v3.0/petstore-expanded.yaml", 4, 0;
+    generated_requests_callback => "oai-examples/v3.0/callback-example.yaml", 1, 0;
+    generated_requests_link => "oai-examples/v3.0/link-example.yaml", 6, 0;
+    generated_requests_webhook => "oai-examples/v3.1/webhook-example.yaml", 0, 1;
+    generated_requests_scopes => "oai-examples/v3.1/non-oauth-scopes.yaml", 1, 0;
+    generated_requests_openai => "openai/openapi.json", 288, 16;
+    generated_requests_letta => "letta/openapi.json", 302, 0;
+    generated_requests_svix => "svix/lib-openapi.json", 252, 14;
+    generated_requests_adyen_checkout => "adyen/CheckoutService-v71.json", 28, 0;
+    generated_requests_adyen_balance => "adyen/BalancePlatformService-v2.json", 91, 0;
+    generated_requests_adyen_management => "adyen/ManagementService-v3.json", 134, 0;
+    generated_requests_adyen_transfer => "adyen/TransferService-v4.json", 12, 0;
+    generated_requests_adyen_webhooks => "adyen/Webhooks-v1.json", 0, 48;
+    generated_requests_hatchet => "hatchet/openapi/openapi.yaml", 148, 0;
+    generated_requests_museum => "redocly-museum/openapi.yaml", 8, 1;
 }
 
 #[test]
