@@ -14,7 +14,7 @@ use ipnet::IpNet;
 use palisade_core::{Exclusion, Mode};
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use palisade_tls::{ServerTlsConfig, UpstreamTlsConfig};
 
@@ -46,6 +46,43 @@ pub struct Config {
     /// Response hygiene: header stripping, error scrubbing, security headers.
     #[serde(default)]
     pub response: ResponseConfig,
+    /// Native injection detectors (on by default).
+    #[serde(default)]
+    pub detect: DetectConfig,
+    /// An OpenAPI description enforced on every route that has none of its own.
+    #[serde(default)]
+    pub openapi: Option<OpenApiConfig>,
+}
+
+/// The native detectors of `palisade-detect`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Tuning of the native detector; see `palisade_detect::NativeConfig`.
+    #[serde(default)]
+    pub native: palisade_detect::NativeConfig,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            enabled: true,
+            native: palisade_detect::NativeConfig::default(),
+        }
+    }
+}
+
+/// OpenAPI positive security: the document and what to do with what it does not allow.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenApiConfig {
+    /// OpenAPI 3.0 or 3.1 document, YAML or JSON. Relative paths are relative to the config file.
+    pub spec: PathBuf,
+    /// Enforcement modes and limits; `x-palisade-*` extensions in the document take precedence.
+    #[serde(default)]
+    pub policy: palisade_openapi::OpenApiPolicy,
 }
 
 /// One listening socket.
@@ -197,6 +234,9 @@ pub struct RouteConfig {
     /// False-positive exclusions for this route, added to the global ones.
     #[serde(default)]
     pub exclusions: Vec<Exclusion>,
+    /// OpenAPI description for this route, replacing the global one.
+    #[serde(default)]
+    pub openapi: Option<OpenApiConfig>,
 }
 
 fn default_prefix() -> String {
@@ -343,6 +383,8 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub listen: Option<SocketAddr>,
+    /// `--openapi FILE`: the global OpenAPI description.
+    pub openapi: Option<PathBuf>,
     pub upstream: Option<String>,
     pub mode: Option<Mode>,
     pub admin: Option<SocketAddr>,
@@ -401,6 +443,13 @@ impl Config {
             for r in &mut self.routes {
                 r.mode = None;
             }
+        }
+        if let Some(spec) = &o.openapi {
+            let policy = self.openapi.take().map(|o| o.policy).unwrap_or_default();
+            self.openapi = Some(OpenApiConfig {
+                spec: spec.clone(),
+                policy,
+            });
         }
         if let Some(admin) = o.admin {
             self.admin.address = admin;
@@ -536,6 +585,7 @@ impl RouteConfig {
             inspect_body: None,
             over_inspect_cap: None,
             exclusions: Vec::new(),
+            openapi: None,
         }
     }
 }
@@ -649,6 +699,7 @@ inbound_threshold = 5
             upstream: Some("http://127.0.0.1:5000".into()),
             mode: Some(Mode::Monitor),
             admin: None,
+            openapi: None,
         });
         assert_eq!(c.listeners[0].address.port(), 1234);
         assert_eq!(c.routes[0].upstream, "default");

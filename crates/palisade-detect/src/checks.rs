@@ -2032,17 +2032,24 @@ pub fn crlf(v: &Value<'_>, ctx: &ValueContext<'_>) -> Option<Signal> {
         let token = header.is_some_and(|h| {
             !h.is_empty() && h.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
         });
-        let known = INJECTED_HEADERS.iter().any(|h| rest.starts_with(h))
-            || (rest.starts_with(b"x-") && token);
+        // a header the response must not gain, named and followed by `:`
+        // (or a forged status line)
+        let known = token
+            && header.is_some_and(|h| {
+                INJECTED_HEADERS.contains(&h.trim_ascii_end()) || h.starts_with(b"x-")
+            })
+            || rest.starts_with(b"http/1.");
         let blank_line = find(s.get(pos..j).unwrap_or(&[]), b"\n\n").is_some()
             || find(s.get(pos..j).unwrap_or(&[]), b"\r\n\r\n").is_some();
         if ctx.source.is_transport() {
             // A blank line ends the headers: what follows is a forged body.
-            let forged_body = blank_line
-                && (rest.first() == Some(&b'<')
-                    || rest.starts_with(b"http/")
-                    || saw_cr && !ctx.prose());
-            if known || (token && saw_cr) || forged_body || rest.first() == Some(&b'<') {
+            // Markup after a line break is a forged body, unless the value
+            // is a document that simply contains markup.
+            let markup_after = rest.first() == Some(&b'<') && !ctx.prose();
+            let forged_body = blank_line && (rest.starts_with(b"http/") || saw_cr && !ctx.prose());
+            // in a multi-line document, a line such as `Link: see below` is prose
+            if known && (saw_cr || !ctx.prose()) || (token && saw_cr) || forged_body || markup_after
+            {
                 return signal(
                     Category::CrlfInjection,
                     "crlf",
@@ -2051,7 +2058,7 @@ pub fn crlf(v: &Value<'_>, ctx: &ValueContext<'_>) -> Option<Signal> {
                     "Header injection",
                 );
             }
-            if token {
+            if token || known {
                 return signal(
                     Category::CrlfInjection,
                     "crlf",

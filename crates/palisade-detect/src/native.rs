@@ -663,7 +663,10 @@ impl<'c> Inspector<'c> {
                     self.value(item.value, Source::JsonKey, "", &location);
                 }
                 JsonItemKind::String => {
-                    let name = String::from_utf8_lossy(item.parent_key);
+                    let name = std::str::from_utf8(item.parent_key).map_or_else(
+                        |_| String::from_utf8_lossy(item.parent_key),
+                        std::borrow::Cow::Borrowed,
+                    );
                     if name == "query" && extract::looks_like_graphql(item.value) {
                         self.graphql(item.value, &format!("json.{}", item.path()));
                     } else {

@@ -203,6 +203,8 @@ enum Word {
     Not,
     /// DISTINCT, TOP, ALL after SELECT.
     Distinct,
+    /// Operators spelled as words (`IN`, `IS`, `LIKE`, `BETWEEN`...).
+    Verbal,
     // functions that only attackers call from a parameter
     DangerFunction,
 }
@@ -601,7 +603,7 @@ static KEYWORDS: &[(&[u8], Kind, Word)] = &[
     (b"as", Kind::Keyword, Word::None),
     (b"ascii", Kind::Function, Word::None),
     (b"benchmark", Kind::Function, Word::DangerFunction),
-    (b"between", Kind::Operator, Word::None),
+    (b"between", Kind::Operator, Word::Verbal),
     (b"call", Kind::Statement, Word::Call),
     (b"case", Kind::Keyword, Word::None),
     (b"cast", Kind::Function, Word::None),
@@ -625,7 +627,7 @@ static KEYWORDS: &[(&[u8], Kind, Word)] = &[
     (b"delay", Kind::Keyword, Word::Delay),
     (b"delete", Kind::Statement, Word::Delete),
     (b"distinct", Kind::Keyword, Word::Distinct),
-    (b"div", Kind::Operator, Word::None),
+    (b"div", Kind::Operator, Word::Verbal),
     (b"drop", Kind::Statement, Word::Drop),
     (b"dumpfile", Kind::Keyword, Word::Outfile),
     (b"else", Kind::Keyword, Word::None),
@@ -636,20 +638,20 @@ static KEYWORDS: &[(&[u8], Kind, Word)] = &[
     (b"extractvalue", Kind::Function, Word::DangerFunction),
     (b"false", Kind::Num, Word::None),
     (b"from", Kind::Keyword, Word::From),
-    (b"glob", Kind::Operator, Word::None),
+    (b"glob", Kind::Operator, Word::Verbal),
     (b"having", Kind::Keyword, Word::Having),
     (b"hex", Kind::Function, Word::None),
     (b"if", Kind::Function, Word::None),
     (b"ifnull", Kind::Function, Word::None),
     (b"iif", Kind::Function, Word::None),
-    (b"in", Kind::Operator, Word::None),
+    (b"in", Kind::Operator, Word::Verbal),
     (b"information_schema.tables", Kind::Name, Word::None),
     (b"insert", Kind::Statement, Word::Insert),
     (b"intersect", Kind::Union, Word::None),
     (b"into", Kind::Keyword, Word::Into),
-    (b"is", Kind::Operator, Word::None),
+    (b"is", Kind::Operator, Word::Verbal),
     (b"length", Kind::Function, Word::None),
-    (b"like", Kind::Operator, Word::None),
+    (b"like", Kind::Operator, Word::Verbal),
     (b"limit", Kind::Keyword, Word::Limit),
     (b"load", Kind::Statement, Word::Load),
     (b"load_file", Kind::Function, Word::DangerFunction),
@@ -657,7 +659,7 @@ static KEYWORDS: &[(&[u8], Kind, Word)] = &[
     (b"md5", Kind::Function, Word::None),
     (b"mid", Kind::Function, Word::None),
     (b"minus", Kind::Union, Word::None),
-    (b"mod", Kind::Operator, Word::None),
+    (b"mod", Kind::Operator, Word::Verbal),
     (b"name_const", Kind::Function, Word::DangerFunction),
     (b"not", Kind::Operator, Word::Not),
     (b"null", Kind::Num, Word::None),
@@ -669,8 +671,8 @@ static KEYWORDS: &[(&[u8], Kind, Word)] = &[
     (b"pg_sleep", Kind::Function, Word::DangerFunction),
     (b"procedure", Kind::Keyword, Word::Procedure),
     (b"randomblob", Kind::Function, Word::DangerFunction),
-    (b"regexp", Kind::Operator, Word::None),
-    (b"rlike", Kind::Operator, Word::None),
+    (b"regexp", Kind::Operator, Word::Verbal),
+    (b"rlike", Kind::Operator, Word::Verbal),
     (b"schema", Kind::Keyword, Word::Table),
     (b"select", Kind::Statement, Word::Select),
     (b"set", Kind::Statement, Word::Set),
@@ -1056,8 +1058,12 @@ impl Cursor<'_> {
         let Some(after) = self.operand(i) else {
             return false;
         };
-        // operand followed by a comparison and a second operand: a condition
-        if self.kind(after) == Some(Kind::Operator) {
+        // operand followed by a comparison and a second operand: a condition;
+        // after a bare word, `in`/`is`/`like` read as English (`time in UTC`)
+        let verbal = self.word(after) == Some(Word::Verbal);
+        let comparison = self.kind(after) == Some(Kind::Operator)
+            && !(verbal && matches!(breakout, Breakout::Name | Breakout::QuotedValue));
+        if comparison {
             let mut j = after + 1;
             while matches!(self.kind(j), Some(Kind::Operator | Kind::LParen)) {
                 j += 1;
@@ -1266,6 +1272,7 @@ mod tests {
             "a=1&b=2",
             "I need sleep (8 hours)",
             "I need sleep(5) hours tonight",
+            "Date and time in UTC of the prior cardholder authentication. Format: YYYYMMDDHHMM",
             "user@example.com",
             "SELECT a product -- best deals",
             "you're in; or not?",

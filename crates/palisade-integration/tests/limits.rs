@@ -12,10 +12,24 @@ use tokio::net::TcpStream;
 async fn body_over_limit_is_413_and_under_limit_passes() {
     let h = Harness::with_config("[limits]\nmax_body = \"4KiB\"\ninspect_body = \"4KiB\"\n").await;
     let c = client();
-    let ok = send(&c, Method::POST, &h.url("/api/echo"), &[("content-type", "text/plain")], &[b'a'; 4000]).await;
+    let ok = send(
+        &c,
+        Method::POST,
+        &h.url("/api/echo"),
+        &[("content-type", "text/plain")],
+        &[b'a'; 4000],
+    )
+    .await;
     assert_eq!(ok.status, 200, "{}", ok.text());
     assert_eq!(ok.json()["body_bytes"], 4000);
-    let big = send(&c, Method::POST, &h.url("/api/echo"), &[("content-type", "text/plain")], &[b'a'; 5000]).await;
+    let big = send(
+        &c,
+        Method::POST,
+        &h.url("/api/echo"),
+        &[("content-type", "text/plain")],
+        &[b'a'; 5000],
+    )
+    .await;
     assert_eq!(big.status, 413);
     assert_eq!(big.headers["content-type"], "application/problem+json");
 }
@@ -37,13 +51,24 @@ async fn over_inspection_cap_streams_when_route_says_so() {
         "[limits]\nmax_body = \"1MiB\"\ninspect_body = \"1KiB\"\nover_inspect_cap = \"stream\"\n",
     )
     .await;
-    let r = send(&client(), Method::POST, &h.url("/api/echo"), &[("content-type", "text/plain")], &[b'z'; 8192]).await;
+    let r = send(
+        &client(),
+        Method::POST,
+        &h.url("/api/echo"),
+        &[("content-type", "text/plain")],
+        &[b'z'; 8192],
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["body_bytes"], 8192);
     h.gw.flush_events(Duration::from_secs(5));
     let store = palisade_events::EventStore::open(&h.events_db()).expect("store");
     let ev = store
-        .query(&palisade_events::EventQuery { rule: Some("palisade.body.uninspected".into()), limit: 5, ..Default::default() })
+        .query(&palisade_events::EventQuery {
+            rule: Some("palisade.body.uninspected".into()),
+            limit: 5,
+            ..Default::default()
+        })
         .expect("query");
     assert_eq!(ev.len(), 1, "an event says the body went uninspected");
 }
@@ -51,13 +76,21 @@ async fn over_inspection_cap_streams_when_route_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_inspection_cap_blocks_by_default() {
     let h = Harness::with_config("[limits]\nmax_body = \"1MiB\"\ninspect_body = \"1KiB\"\n").await;
-    let r = send(&client(), Method::POST, &h.url("/api/echo"), &[("content-type", "text/plain")], &[b'z'; 8192]).await;
+    let r = send(
+        &client(),
+        Method::POST,
+        &h.url("/api/echo"),
+        &[("content-type", "text/plain")],
+        &[b'z'; 8192],
+    )
+    .await;
     assert_eq!(r.status, 413);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uri_and_header_limits() {
-    let h = Harness::with_config("[limits]\nmax_uri_bytes = \"2KiB\"\nmax_header_count = 40\n").await;
+    let h =
+        Harness::with_config("[limits]\nmax_uri_bytes = \"2KiB\"\nmax_header_count = 40\n").await;
     let long = format!("/api/products?q={}", "a".repeat(3000));
     assert_eq!(get(&h.url(&long)).await.status, 414);
     let c = client();
@@ -66,9 +99,15 @@ async fn uri_and_header_limits() {
     let r = send(&c, Method::GET, &h.url("/api/products"), &headers, b"").await;
     assert_eq!(r.status, 431);
     // Header bytes beyond the limit: refused by the HTTP layer before routing.
-    let huge = format!("GET /api/products HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n", "v".repeat(40_000));
+    let huge = format!(
+        "GET /api/products HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "v".repeat(40_000)
+    );
     let resp = raw_exchange(h.addr, huge.as_bytes(), Duration::from_secs(3)).await;
-    assert!(resp.is_empty() || resp.starts_with("HTTP/1.1 431") || resp.starts_with("HTTP/1.1 400"), "{resp}");
+    assert!(
+        resp.is_empty() || resp.starts_with("HTTP/1.1 431") || resp.starts_with("HTTP/1.1 400"),
+        "{resp}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,9 +120,23 @@ async fn method_and_content_type_allow_lists() {
     let r = send(&c, Method::DELETE, &h.url("/api/orders/1"), &[], b"").await;
     assert_eq!(r.status, 405);
     assert_eq!(r.headers["allow"], "GET, POST");
-    let r = send(&c, Method::POST, &h.url("/api/echo"), &[("content-type", "application/xml")], b"<a/>").await;
+    let r = send(
+        &c,
+        Method::POST,
+        &h.url("/api/echo"),
+        &[("content-type", "application/xml")],
+        b"<a/>",
+    )
+    .await;
     assert_eq!(r.status, 415);
-    let r = send(&c, Method::POST, &h.url("/api/echo"), &[("content-type", "application/json")], b"{}").await;
+    let r = send(
+        &c,
+        Method::POST,
+        &h.url("/api/echo"),
+        &[("content-type", "application/json")],
+        b"{}",
+    )
+    .await;
     assert_eq!(r.status, 200);
 }
 
@@ -92,13 +145,40 @@ async fn json_depth_and_key_limits() {
     let h = Harness::with_config("[limits]\njson_max_depth = 16\njson_max_keys = 100\n").await;
     let c = client();
     let deep = format!("{}1{}", "[".repeat(17), "]".repeat(17));
-    let r = send(&c, Method::POST, &h.url("/api/echo"), &[("content-type", "application/json")], deep.as_bytes()).await;
+    let r = send(
+        &c,
+        Method::POST,
+        &h.url("/api/echo"),
+        &[("content-type", "application/json")],
+        deep.as_bytes(),
+    )
+    .await;
     assert_eq!(r.status, 400);
-    let many: String = format!("{{{}}}", (0..150).map(|i| format!("\"k{i}\":1")).collect::<Vec<_>>().join(","));
-    let r = send(&c, Method::POST, &h.url("/api/echo"), &[("content-type", "application/json")], many.as_bytes()).await;
+    let many: String = format!(
+        "{{{}}}",
+        (0..150)
+            .map(|i| format!("\"k{i}\":1"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let r = send(
+        &c,
+        Method::POST,
+        &h.url("/api/echo"),
+        &[("content-type", "application/json")],
+        many.as_bytes(),
+    )
+    .await;
     assert_eq!(r.status, 400);
     let fine = format!("{}1{}", "[".repeat(16), "]".repeat(16));
-    let r = send(&c, Method::POST, &h.url("/api/echo"), &[("content-type", "application/json")], fine.as_bytes()).await;
+    let r = send(
+        &c,
+        Method::POST,
+        &h.url("/api/echo"),
+        &[("content-type", "application/json")],
+        fine.as_bytes(),
+    )
+    .await;
     assert_eq!(r.status, 200);
 }
 
@@ -122,7 +202,10 @@ async fn slow_post_is_cut_off() {
                 if s.write_all(b"aaaaaaaaaa").await.is_err() { break; }
             }
         }
-        assert!(start.elapsed() < Duration::from_secs(15), "slow body never cut off");
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "slow body never cut off"
+        );
     }
     let text = String::from_utf8_lossy(&out);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
@@ -130,13 +213,18 @@ async fn slow_post_is_cut_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_does_not_starve_normal_clients() {
-    let h = Harness::with_config("[limits]\nheader_read_timeout = \"2s\"\nmax_connections_per_ip = 1000\n").await;
+    let h = Harness::with_config(
+        "[limits]\nheader_read_timeout = \"2s\"\nmax_connections_per_ip = 1000\n",
+    )
+    .await;
     let addr = h.addr;
     // 500 connections that each send a partial request head, then a byte every 500 ms.
     let mut slow = Vec::new();
     for _ in 0..500 {
         let mut s = TcpStream::connect(addr).await.expect("connect");
-        s.write_all(b"GET /api/products HTTP/1.1\r\nHost: t\r\nX-a: ").await.expect("write");
+        s.write_all(b"GET /api/products HTTP/1.1\r\nHost: t\r\nX-a: ")
+            .await
+            .expect("write");
         slow.push(s);
     }
     let dripper = tokio::spawn(async move {
@@ -168,11 +256,18 @@ async fn slowloris_does_not_starve_normal_clients() {
         let t = Instant::now();
         let r = send(&c, Method::GET, &h.url("/api/products"), &[], b"").await;
         assert_eq!(r.status, 200);
-        assert!(t.elapsed() < Duration::from_secs(1), "normal request took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "normal request took {:?}",
+            t.elapsed()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let closed = dripper.await.expect("dripper");
-    assert!(closed >= 450, "only {closed} of 500 slow connections were closed");
+    assert!(
+        closed >= 450,
+        "only {closed} of 500 slow connections were closed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,10 +278,17 @@ async fn per_client_connection_limit() {
         held.push(TcpStream::connect(h.addr).await.expect("connect"));
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let resp = raw_exchange(h.addr, b"GET /api/products HTTP/1.1\r\nHost: t\r\n\r\n", Duration::from_secs(2)).await;
+    let resp = raw_exchange(
+        h.addr,
+        b"GET /api/products HTTP/1.1\r\nHost: t\r\n\r\n",
+        Duration::from_secs(2),
+    )
+    .await;
     assert!(resp.is_empty(), "sixth connection was served: {resp}");
     drop(held);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(get(&h.url("/api/products")).await.status, 200);
-    assert!(metrics(&h.gw).await.contains("palisade_connections_rejected_total"));
+    assert!(metrics(&h.gw)
+        .await
+        .contains("palisade_connections_rejected_total"));
 }

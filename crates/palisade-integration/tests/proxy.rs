@@ -28,24 +28,48 @@ async fn forwards_and_sets_forwarding_headers() {
     let headers = &echo["headers"];
     // The client is not a trusted proxy: its X-Forwarded-For is replaced.
     assert_eq!(headers["x-forwarded-for"][0], "127.0.0.1", "{echo}");
-    assert!(headers["forwarded"][0].as_str().unwrap_or("").starts_with("for=127.0.0.1;proto=http"), "{echo}");
-    assert!(headers.get("x-hop").is_none() || headers["x-hop"].is_null(), "hop-by-hop header forwarded: {echo}");
+    assert!(
+        headers["forwarded"][0]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("for=127.0.0.1;proto=http"),
+        "{echo}"
+    );
+    assert!(
+        headers.get("x-hop").is_none() || headers["x-hop"].is_null(),
+        "hop-by-hop header forwarded: {echo}"
+    );
     assert_eq!(headers["x-keep"][0], "yes");
-    let rid = headers["x-request-id"][0].as_str().expect("request id forwarded");
+    let rid = headers["x-request-id"][0]
+        .as_str()
+        .expect("request id forwarded");
     assert_eq!(rid.len(), 32);
     assert_eq!(r.headers["x-request-id"], rid);
     // Response hygiene.
     assert!(r.headers.get("server").is_none(), "Server header leaked");
-    assert!(r.headers.get("x-powered-by").is_none(), "X-Powered-By leaked");
+    assert!(
+        r.headers.get("x-powered-by").is_none(),
+        "X-Powered-By leaked"
+    );
     assert_eq!(r.headers["x-content-type-options"], "nosniff");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trusted_proxy_xff_is_believed() {
     let h = Harness::with_config("trusted_proxies = [\"127.0.0.0/8\"]\n").await;
-    let r = send(&client(), Method::GET, &h.url("/api/echo"), &[("x-forwarded-for", "6.6.6.6, 198.51.100.7")], b"").await;
+    let r = send(
+        &client(),
+        Method::GET,
+        &h.url("/api/echo"),
+        &[("x-forwarded-for", "6.6.6.6, 198.51.100.7")],
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.json()["headers"]["x-forwarded-for"][0], "6.6.6.6, 198.51.100.7, 127.0.0.1");
+    assert_eq!(
+        r.json()["headers"]["x-forwarded-for"][0],
+        "6.6.6.6, 198.51.100.7, 127.0.0.1"
+    );
     // The event (if any) would name 198.51.100.7; the monitor path is checked in events tests.
 }
 
@@ -62,7 +86,11 @@ async fn upstream_stack_traces_are_scrubbed() {
     h.gw.flush_events(std::time::Duration::from_secs(5));
     let store = palisade_events::EventStore::open(&h.events_db()).expect("store");
     let events = store
-        .query(&palisade_events::EventQuery { rule: Some("palisade.response.error_leak".into()), limit: 10, ..Default::default() })
+        .query(&palisade_events::EventQuery {
+            rule: Some("palisade.response.error_leak".into()),
+            limit: 10,
+            ..Default::default()
+        })
         .expect("query");
     assert_eq!(events.len(), 1);
 }
@@ -92,7 +120,10 @@ async fn upstream_down_is_502_then_ejected_address_skipped() {
         statuses.push(get(&h.url("/api/products")).await.status);
     }
     // At most one request hits the dead address before it is ejected.
-    assert!(statuses.iter().filter(|s| **s == 502).count() <= 1, "{statuses:?}");
+    assert!(
+        statuses.iter().filter(|s| **s == 502).count() <= 1,
+        "{statuses:?}"
+    );
     assert!(statuses[2..].iter().all(|s| *s == 200), "{statuses:?}");
     let m = metrics(&h.gw).await;
     assert!(m.contains("palisade_requests_total"), "{m}");

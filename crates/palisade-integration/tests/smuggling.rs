@@ -18,13 +18,17 @@ type Seen = Arc<Mutex<HashMap<String, usize>>>;
 
 /// An upstream that counts requests by path and reads every body.
 async fn counting_upstream() -> (SocketAddr, Seen) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let seen: Seen = Arc::default();
     let s = seen.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { return };
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
             let s = s.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
@@ -33,7 +37,9 @@ async fn counting_upstream() -> (SocketAddr, Seen) {
                         let path = req.uri().path().to_string();
                         let _ = req.into_body().collect().await;
                         *s.lock().expect("lock").entry(path).or_default() += 1;
-                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from_static(b"ok"))))
+                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                            Bytes::from_static(b"ok"),
+                        )))
                     }
                 });
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -105,19 +111,48 @@ async fn ambiguous_heads_are_refused_and_never_forwarded() {
     assert!(cases.len() >= 20);
     for (name, raw) in &cases {
         let resp = raw_exchange(h.addr, raw.as_bytes(), Duration::from_secs(3)).await;
-        assert!(resp.starts_with("HTTP/1.1 400"), "{name}: expected 400, got {resp:?}");
-        assert_eq!(resp.matches("HTTP/1.1").count(), 1, "{name}: more than one response: {resp}");
-        assert!(resp.to_ascii_lowercase().contains("connection: close"), "{name}: connection not closed: {resp}");
+        assert!(
+            resp.starts_with("HTTP/1.1 400"),
+            "{name}: expected 400, got {resp:?}"
+        );
+        assert_eq!(
+            resp.matches("HTTP/1.1").count(),
+            1,
+            "{name}: more than one response: {resp}"
+        );
+        assert!(
+            resp.to_ascii_lowercase().contains("connection: close"),
+            "{name}: connection not closed: {resp}"
+        );
     }
     let seen = seen.lock().expect("lock").clone();
-    assert_eq!(seen.get("/smuggled"), None, "smuggled request reached the upstream: {seen:?}");
-    assert_eq!(seen.get("/a"), None, "an ambiguous request reached the upstream: {seen:?}");
+    assert_eq!(
+        seen.get("/smuggled"),
+        None,
+        "smuggled request reached the upstream: {seen:?}"
+    );
+    assert_eq!(
+        seen.get("/a"),
+        None,
+        "an ambiguous request reached the upstream: {seen:?}"
+    );
     // Each refusal is an event and a metric.
     h.gw.flush_events(Duration::from_secs(5));
     let store = palisade_events::EventStore::open(&h.events_db()).expect("store");
-    let events = store.query(&palisade_events::EventQuery { limit: 1000, ..Default::default() }).expect("query");
-    assert_eq!(events.len(), cases.len(), "one event per refused connection");
-    assert!(metrics(&h.gw).await.contains("palisade_protocol_violations_total"));
+    let events = store
+        .query(&palisade_events::EventQuery {
+            limit: 1000,
+            ..Default::default()
+        })
+        .expect("query");
+    assert_eq!(
+        events.len(),
+        cases.len(),
+        "one event per refused connection"
+    );
+    assert!(metrics(&h.gw)
+        .await
+        .contains("palisade_protocol_violations_total"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,7 +161,10 @@ async fn bad_chunk_framing_is_refused_and_never_forwarded() {
     let h = gateway_over(up).await;
     for (name, raw) in body_variants() {
         let resp = raw_exchange(h.addr, raw.as_bytes(), Duration::from_secs(3)).await;
-        assert!(resp.starts_with("HTTP/1.1 400"), "{name}: expected 400, got {resp:?}");
+        assert!(
+            resp.starts_with("HTTP/1.1 400"),
+            "{name}: expected 400, got {resp:?}"
+        );
     }
     let seen = seen.lock().expect("lock").clone();
     assert!(seen.is_empty(), "upstream saw {seen:?}");

@@ -17,25 +17,45 @@ use tokio::net::TcpStream;
 
 fn tls_client(pki: &TestPki, alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(rustls::pki_types::CertificateDer::from(pki.ca_cert_der().to_vec())).expect("ca");
-    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(
+            pki.ca_cert_der().to_vec(),
+        ))
+        .expect("ca");
+    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     tokio_rustls::TlsConnector::from(Arc::new(cfg))
 }
 
-async fn tls_get(addr: SocketAddr, pki: &TestPki, alpn: &[&[u8]], path: &str) -> (http::response::Parts, Bytes, Version) {
+async fn tls_get(
+    addr: SocketAddr,
+    pki: &TestPki,
+    alpn: &[&[u8]],
+    path: &str,
+) -> (http::response::Parts, Bytes, Version) {
     let tcp = TcpStream::connect(addr).await.expect("connect");
     let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-    let tls = tls_client(pki, alpn).connect(name, tcp).await.expect("handshake");
+    let tls = tls_client(pki, alpn)
+        .connect(name, tcp)
+        .await
+        .expect("handshake");
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let io = TokioIo::new(tls);
-    let req = Request::builder().uri(path).header("host", "localhost").body(Empty::<Bytes>::new()).expect("req");
+    let req = Request::builder()
+        .uri(path)
+        .header("host", "localhost")
+        .body(Empty::<Bytes>::new())
+        .expect("req");
     let resp = if h2 {
-        let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await.expect("h2");
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), io)
+            .await
+            .expect("h2");
         tokio::spawn(conn);
         let req = Request::builder()
             .uri(format!("https://localhost{path}"))
@@ -49,7 +69,11 @@ async fn tls_get(addr: SocketAddr, pki: &TestPki, alpn: &[&[u8]], path: &str) ->
     };
     let version = resp.version();
     let (parts, body) = resp.into_parts();
-    (parts, body.collect().await.expect("body").to_bytes(), version)
+    (
+        parts,
+        body.collect().await.expect("body").to_bytes(),
+        version,
+    )
 }
 
 async fn tls_harness(pki: &TestPki) -> Harness {
@@ -69,7 +93,10 @@ async fn tls_http1_and_http2_with_hsts() {
     let (parts, body, version) = tls_get(h.addr, &pki, &[b"http/1.1"], "/api/echo").await;
     assert_eq!(parts.status, 200);
     assert_eq!(version, Version::HTTP_11);
-    assert!(parts.headers["strict-transport-security"].to_str().unwrap_or("").starts_with("max-age=31536000"));
+    assert!(parts.headers["strict-transport-security"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("max-age=31536000"));
     let echo: serde_json::Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(echo["headers"]["x-forwarded-proto"][0], "https");
 
@@ -83,9 +110,19 @@ async fn plain_listener_redirects_to_https() {
     let pki = TestPki::new();
     let h = tls_harness(&pki).await;
     let plain = h.gw.listen_addrs[1];
-    let r = send(&client(), http::Method::GET, &format!("http://{plain}/api/products?q=1"), &[("host", "api.test")], b"").await;
+    let r = send(
+        &client(),
+        http::Method::GET,
+        &format!("http://{plain}/api/products?q=1"),
+        &[("host", "api.test")],
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 308);
-    assert_eq!(r.headers["location"], "https://api.test:8443/api/products?q=1");
+    assert_eq!(
+        r.headers["location"],
+        "https://api.test:8443/api/products?q=1"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,10 +142,16 @@ async fn tls_handshake_with_untrusted_client_config_fails_cleanly() {
 async fn cleartext_http2_prior_knowledge() {
     let h = Harness::new().await;
     let tcp = TcpStream::connect(h.addr).await.expect("connect");
-    let (mut sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp)).await.expect("h2c");
+    let (mut sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .expect("h2c");
     tokio::spawn(conn);
     for _ in 0..3 {
-        let req = Request::builder().uri(format!("http://{}/api/products", h.addr)).body(Empty::<Bytes>::new()).expect("req");
+        let req = Request::builder()
+            .uri(format!("http://{}/api/products", h.addr))
+            .body(Empty::<Bytes>::new())
+            .expect("req");
         let resp = sender.send_request(req).await.expect("response");
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.version(), Version::HTTP_2);
@@ -134,14 +177,26 @@ async fn websocket_upgrade_is_tunnelled() {
     .await
     .expect("write");
     let mut buf = vec![0u8; 1024];
-    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.expect("in time").expect("read");
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .expect("in time")
+        .expect("read");
     let head = String::from_utf8_lossy(&buf[..n]).to_string();
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="), "{head}");
-    s.write_all(&ws_frame(b"hello palisade")).await.expect("frame");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+        "{head}"
+    );
+    s.write_all(&ws_frame(b"hello palisade"))
+        .await
+        .expect("frame");
     let mut got = Vec::new();
     while got.len() < 2 + 14 {
-        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.expect("in time").expect("read");
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("in time")
+            .expect("read");
         assert!(n > 0, "tunnel closed");
         got.extend_from_slice(&buf[..n]);
     }

@@ -63,9 +63,9 @@ fn new_request_id() -> Arc<str> {
 }
 
 /// Runs detectors for `phase`, timing them.
-fn run_phase(rt: &Runtime, phase: Phase, tx: &mut Transaction, timer: &mut Timer) {
+fn run_phase(route: &RouteRuntime, phase: Phase, tx: &mut Transaction, timer: &mut Timer) {
     let t = Instant::now();
-    for d in &rt.detectors {
+    for d in &route.detectors {
         if d.wants(phase) {
             d.inspect(phase, tx);
         }
@@ -142,7 +142,7 @@ pub async fn handle(
     tx.principal = conn.client_principal.clone();
 
     protocol_checks(&rt, &route, &mut tx, has_body);
-    run_phase(&rt, Phase::RequestHead, &mut tx, &mut timer);
+    run_phase(&route, Phase::RequestHead, &mut tx, &mut timer);
     let decision = decide(&route, Phase::RequestHead, &mut tx, 0);
     if decision.action == Action::Blocked {
         return respond_blocked(&rt, &conn, &route, tx, decision, &timer);
@@ -227,7 +227,7 @@ pub async fn handle(
             }
         }
         if tx.request_body.is_some() {
-            run_phase(&rt, Phase::RequestBody, &mut tx, &mut timer);
+            run_phase(&route, Phase::RequestBody, &mut tx, &mut timer);
             let decision = decide(&route, Phase::RequestBody, &mut tx, 0);
             if decision.action == Action::Blocked {
                 return respond_blocked(&rt, &conn, &route, tx, decision, &timer);
@@ -236,7 +236,7 @@ pub async fn handle(
     } else if upgrade {
         drop(body);
     } else {
-        run_phase(&rt, Phase::RequestBody, &mut tx, &mut timer);
+        run_phase(&route, Phase::RequestBody, &mut tx, &mut timer);
         let decision = decide(&route, Phase::RequestBody, &mut tx, 0);
         if decision.action == Action::Blocked {
             return respond_blocked(&rt, &conn, &route, tx, decision, &timer);
@@ -300,9 +300,9 @@ pub async fn handle(
         version: rparts.version,
         headers: rparts.headers.clone(),
     });
-    run_phase(&rt, Phase::ResponseHead, &mut tx, &mut timer);
+    run_phase(&route, Phase::ResponseHead, &mut tx, &mut timer);
 
-    let wants_body = rt.detectors.iter().any(|d| d.wants(Phase::ResponseBody));
+    let wants_body = route.detectors.iter().any(|d| d.wants(Phase::ResponseBody));
     let mut out_body: ProxyBody = rbody
         .map_err(|e| -> BoxError { Box::new(e) })
         .boxed_unsync();
@@ -322,7 +322,7 @@ pub async fn handle(
             Ok(Buffered::Complete(bytes)) => {
                 tx.response_body = Some(bytes.clone());
                 out_body = body::full(bytes);
-                run_phase(&rt, Phase::ResponseBody, &mut tx, &mut timer);
+                run_phase(&route, Phase::ResponseBody, &mut tx, &mut timer);
             }
             Ok(Buffered::Partial { prefix, rest }) => {
                 tx.response_body_uninspected = true;

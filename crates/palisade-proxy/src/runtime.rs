@@ -23,6 +23,8 @@ pub struct RouteRuntime {
     pub max_body: u64,
     pub inspect_body: u64,
     pub over_cap: OverCap,
+    /// Detectors of this route, in pipeline order.
+    pub detectors: Vec<Arc<dyn Detector>>,
 }
 
 impl std::fmt::Debug for RouteRuntime {
@@ -36,7 +38,6 @@ impl std::fmt::Debug for RouteRuntime {
 /// Everything the request path needs, built from one configuration.
 pub struct Runtime {
     pub routes: RouteTable<RouteRuntime>,
-    pub detectors: Vec<Arc<dyn Detector>>,
     pub trusted: TrustedProxies,
     pub limits: LimitsConfig,
     pub strip_headers: Vec<HeaderName>,
@@ -61,9 +62,12 @@ pub type UpstreamTlsBuilder<'a> =
     &'a dyn Fn(&UpstreamConfig) -> Result<Arc<rustls::ClientConfig>, String>;
 
 impl Runtime {
+    /// `detectors_for` gives each route its detectors, in pipeline order.
     pub fn build(
         config: &Config,
-        detectors: Vec<Arc<dyn Detector>>,
+        detectors_for: &dyn Fn(
+            &palisade_config::RouteConfig,
+        ) -> Result<Vec<Arc<dyn Detector>>, String>,
         events: Arc<dyn EventRecorder>,
         upstream_tls: UpstreamTlsBuilder<'_>,
         generation: u64,
@@ -115,6 +119,7 @@ impl Runtime {
                     .0
                     .min(max_body),
                 over_cap: r.over_inspect_cap.unwrap_or(config.limits.over_inspect_cap),
+                detectors: detectors_for(r)?,
             };
             routes.push((
                 HostMatch::parse(r.host.as_deref()),
@@ -133,7 +138,6 @@ impl Runtime {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Runtime {
             routes: RouteTable::new(routes),
-            detectors,
             trusted: TrustedProxies::new(config.trusted_proxies.clone()),
             limits: config.limits.clone(),
             strip_headers,

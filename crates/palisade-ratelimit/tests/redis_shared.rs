@@ -120,7 +120,10 @@ async fn redis_outage_follows_policy_and_recovers() {
     let Some(mut redis) = RedisServer::start() else {
         return;
     };
-    let open = limiter(&redis.url(), FailurePolicy::FailOpen, "t2:", 5, 5);
+    let open_store = Arc::new(
+        SharedStore::new(redis_config(&redis.url(), FailurePolicy::FailOpen, "t2:")).unwrap(),
+    );
+    let open = RateLimiter::new(&[limit(5, 5)], Some(Arc::clone(&open_store))).unwrap();
     let closed = limiter(&redis.url(), FailurePolicy::FailClosed, "t2:", 5, 5);
     let h = head([192, 0, 2, 1]);
     let alice = principal("alice");
@@ -142,6 +145,7 @@ async fn redis_outage_follows_policy_and_recovers() {
         }
     }
     assert_eq!(admitted, 5, "fail-open keeps enforcing the limit locally");
+    assert!(!open_store.is_healthy(), "the outage is visible");
     // Fail-closed: refused with 503.
     let started = Instant::now();
     for _ in 0..5 {
@@ -160,6 +164,7 @@ async fn redis_outage_follows_policy_and_recovers() {
     );
 
     redis.restart();
+    let restarted = Instant::now();
     // Within the retry interval plus a reconnect, both resume shared counting.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -173,6 +178,11 @@ async fn redis_outage_follows_policy_and_recovers() {
         assert!(Instant::now() < deadline, "did not recover");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert!(open_store.is_healthy());
+    eprintln!(
+        "shared limiting resumed {:?} after redis restarted",
+        restarted.elapsed()
+    );
     // Shared again: the two instances draw from one allowance for dave.
     let dave = principal("dave");
     let mut admitted = 0;

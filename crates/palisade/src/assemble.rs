@@ -3,15 +3,17 @@
 use anyhow::{anyhow, bail, Context, Result};
 use http::HeaderValue;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use palisade_config::{Config, Overrides, UpstreamConfig};
+use palisade_config::{Config, OpenApiConfig, Overrides, UpstreamConfig};
 use palisade_core::{Detector, SecurityEvent};
+use palisade_detect::NativeDetector;
 use palisade_events::{EventPipeline, EventSink, EventsConfig};
+use palisade_openapi::{ApiSpec, OpenApiDetector};
 use palisade_proxy::admin::{run_admin, AdminState};
 use palisade_proxy::conn::{run_listener, ConnLimits, ListenerSpec, ListenerTls};
 use palisade_proxy::hygiene::ErrorScrubber;
 use palisade_proxy::{EventRecorder, Gateway, Runtime};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::net::TcpListener;
@@ -131,13 +133,60 @@ pub fn load_config(opts: &Options) -> Result<Config> {
     Ok(config)
 }
 
-/// The detectors the configuration asks for, in pipeline order.
-pub fn build_detectors(config: &Config) -> Result<Vec<Arc<dyn Detector>>> {
-    let mut detectors: Vec<Arc<dyn Detector>> = Vec::new();
-    if config.response.scrub_errors {
-        detectors.push(Arc::new(ErrorScrubber::new()));
+/// Detectors shared by every route, built once per configuration.
+struct SharedDetectors {
+    openapi: Option<Arc<dyn Detector>>,
+    native: Option<Arc<dyn Detector>>,
+    scrubber: Option<Arc<dyn Detector>>,
+}
+
+fn load_openapi(section: &OpenApiConfig, base: &Path) -> Result<Arc<dyn Detector>> {
+    let path = if section.spec.is_relative() {
+        base.join(&section.spec)
+    } else {
+        section.spec.clone()
+    };
+    let spec = ApiSpec::load(&path).map_err(|e| anyhow!("OpenAPI {}: {e}", path.display()))?;
+    Ok(Arc::new(OpenApiDetector::new(
+        Arc::new(spec),
+        section.policy.clone(),
+    )))
+}
+
+impl SharedDetectors {
+    fn build(config: &Config, base: &Path) -> Result<SharedDetectors> {
+        Ok(SharedDetectors {
+            openapi: config
+                .openapi
+                .as_ref()
+                .map(|o| load_openapi(o, base))
+                .transpose()?,
+            native: config.detect.enabled.then(|| {
+                Arc::new(NativeDetector::new(config.detect.native.clone())) as Arc<dyn Detector>
+            }),
+            scrubber: config
+                .response
+                .scrub_errors
+                .then(|| Arc::new(ErrorScrubber::new()) as Arc<dyn Detector>),
+        })
     }
-    Ok(detectors)
+
+    /// Pipeline order for one route: validation, then detection, then response hygiene.
+    fn for_route(
+        &self,
+        route: &palisade_config::RouteConfig,
+        base: &Path,
+    ) -> Result<Vec<Arc<dyn Detector>>, String> {
+        let mut out: Vec<Arc<dyn Detector>> = Vec::new();
+        match &route.openapi {
+            Some(o) => out
+                .push(load_openapi(o, base).map_err(|e| format!("route `{}`: {e:#}", route.name))?),
+            None => out.extend(self.openapi.clone()),
+        }
+        out.extend(self.native.clone());
+        out.extend(self.scrubber.clone());
+        Ok(out)
+    }
 }
 
 fn upstream_tls(u: &UpstreamConfig) -> Result<Arc<rustls::ClientConfig>, String> {
@@ -158,12 +207,14 @@ fn upstream_tls(u: &UpstreamConfig) -> Result<Arc<rustls::ClientConfig>, String>
 
 fn build_runtime(
     config: &Config,
+    base: &Path,
     events: Arc<dyn EventRecorder>,
     generation: u64,
     sample: f64,
 ) -> Result<Runtime> {
-    let detectors = build_detectors(config)?;
-    let mut rt = Runtime::build(config, detectors, events, &upstream_tls, generation)
+    let shared = SharedDetectors::build(config, base)?;
+    let detectors_for = |r: &palisade_config::RouteConfig| shared.for_route(r, base);
+    let mut rt = Runtime::build(config, &detectors_for, events, &upstream_tls, generation)
         .map_err(|e| anyhow!(e))?;
     rt.access_log_sample = sample;
     Ok(rt)
@@ -200,6 +251,15 @@ fn listener_spec(l: &palisade_config::ListenerConfig) -> Result<ListenerSpec> {
     })
 }
 
+/// Directory relative paths in the configuration are resolved against.
+fn config_base(opts: &Options) -> PathBuf {
+    opts.config_path
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
 /// Starts a gateway: binds every listener (port 0 allowed), the admin
 /// listener, and returns once they accept connections.
 pub async fn start(opts: Options) -> Result<RunningGateway> {
@@ -211,7 +271,8 @@ pub async fn start(opts: Options) -> Result<RunningGateway> {
     let sample = events_cfg.access_log_sample_rate;
     let prom = prometheus();
 
-    let runtime = build_runtime(&config, recorder.clone(), 1, sample)?;
+    let base = config_base(&opts);
+    let runtime = build_runtime(&config, &base, recorder.clone(), 1, sample)?;
     let gateway = Gateway::new(runtime);
     let conn_limits = ConnLimits::new(&config.limits);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -247,8 +308,14 @@ pub async fn start(opts: Options) -> Result<RunningGateway> {
             let new_listeners: Vec<SocketAddr> =
                 config.listeners.iter().map(|l| l.address).collect();
             let generation = generation.fetch_add(1, Ordering::SeqCst) + 1;
-            let rt = build_runtime(&config, recorder.clone(), generation, sample)
-                .map_err(|e| format!("{e:#}"))?;
+            let rt = build_runtime(
+                &config,
+                &config_base(&opts),
+                recorder.clone(),
+                generation,
+                sample,
+            )
+            .map_err(|e| format!("{e:#}"))?;
             gateway.swap(rt);
             metrics::counter!("palisade_config_reloads_total", "result" => "ok").increment(1);
             let mut msg = format!("configuration generation {generation} in force");

@@ -68,7 +68,7 @@ pub fn script() -> Vec<Scripted> {
         json(
             "login",
             "/api/login",
-            r#"{"username":"alice","password":"alice-demo-pw"}"#,
+            r#"{"username":"alice","password":"alice-wonderland-1"}"#,
             Allow,
         ),
         json(
@@ -192,6 +192,11 @@ pub async fn run_attack(addr: SocketAddr) -> Result<Vec<Outcome>> {
             .await
             .with_context(|| format!("sending `{}`", s.label))?;
         let status = resp.status().as_u16();
+        // Palisade's own refusals are problem documents; an upstream 401 is not a block.
+        let problem = resp
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes() == b"application/problem+json");
         let text = resp
             .into_body()
             .collect()
@@ -199,8 +204,8 @@ pub async fn run_attack(addr: SocketAddr) -> Result<Vec<Outcome>> {
             .map(|b| b.to_bytes())
             .unwrap_or_default();
         let text = String::from_utf8_lossy(&text);
-        let blocked = matches!(status, 400 | 401 | 403 | 405 | 413 | 414 | 415 | 429 | 431);
-        let note = if status >= 500 && text.contains("problem") {
+        let blocked = problem && (400..500).contains(&status);
+        let note = if status >= 500 && problem {
             "error body replaced".to_string()
         } else if blocked {
             serde_json::from_str::<serde_json::Value>(&text)

@@ -46,6 +46,9 @@ struct ServeArgs {
     /// Configuration file (TOML).
     #[arg(long)]
     config: Option<PathBuf>,
+    /// OpenAPI 3.0/3.1 document to enforce (positive security).
+    #[arg(long)]
+    openapi: Option<PathBuf>,
     /// SQLite event store path ("" disables it).
     #[arg(long)]
     events_db: Option<PathBuf>,
@@ -153,6 +156,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             upstream: args.upstream.clone(),
             mode: args.mode,
             admin: args.admin,
+            openapi: args.openapi.clone(),
         },
         events: Some(events_config(
             args.events_db.clone(),
@@ -263,6 +267,7 @@ async fn demo(args: DemoArgs) -> Result<()> {
             upstream: Some(format!("http://{api_addr}")),
             mode: Some(Mode::Block),
             admin: Some(args.admin),
+            openapi: None,
         },
         events: Some(events_config(Some(args.events_db.clone()), None)),
     };

@@ -38,7 +38,13 @@ impl Harness {
         let upstream = (!text.contains("[[upstreams]]")).then(|| format!("http://{api_addr}"));
         let gw = start_gateway(Some(path), upstream, &dir).await;
         let addr = gw.listen_addrs[0];
-        Harness { gw, api, api_addr, addr, dir }
+        Harness {
+            gw,
+            api,
+            api_addr,
+            addr,
+            dir,
+        }
     }
 
     pub async fn new() -> Harness {
@@ -58,8 +64,15 @@ impl Harness {
     }
 }
 
-pub async fn start_gateway(config: Option<PathBuf>, upstream: Option<String>, dir: &tempfile::TempDir) -> RunningGateway {
-    let events = EventsConfig { sqlite_path: Some(dir.path().join("events.db")), ..EventsConfig::default() };
+pub async fn start_gateway(
+    config: Option<PathBuf>,
+    upstream: Option<String>,
+    dir: &tempfile::TempDir,
+) -> RunningGateway {
+    let events = EventsConfig {
+        sqlite_path: Some(dir.path().join("events.db")),
+        ..EventsConfig::default()
+    };
     start(Options {
         config_path: config,
         overrides: Overrides {
@@ -67,6 +80,7 @@ pub async fn start_gateway(config: Option<PathBuf>, upstream: Option<String>, di
             upstream,
             mode: None,
             admin: Some("127.0.0.1:0".parse().expect("addr")),
+            openapi: None,
         },
         events: Some(events),
     })
@@ -95,19 +109,35 @@ impl Reply {
     }
 }
 
-pub async fn send(client: &TestClient, method: Method, url: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+pub async fn send(
+    client: &TestClient,
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
     let mut b = Request::builder().method(method).uri(url);
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    let req = b.body(Full::new(Bytes::copy_from_slice(body))).expect("request");
+    let req = b
+        .body(Full::new(Bytes::copy_from_slice(body)))
+        .expect("request");
     let resp: Response<_> = tokio::time::timeout(Duration::from_secs(30), client.request(req))
         .await
         .expect("response in time")
         .expect("response");
     let (parts, body) = resp.into_parts();
-    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    Reply { status: parts.status.as_u16(), headers: parts.headers, body }
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    Reply {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body,
+    }
 }
 
 pub async fn get(url: &str) -> Reply {
