@@ -127,6 +127,18 @@ sum_status_kb() {
     echo "$total"
 }
 
+# CPU time (user + system, clock ticks) used so far by the process tree.
+cpu_ticks() {
+    local total=0 pid value
+    for pid in $(process_tree "$1"); do
+        # Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+        value=$(sed -E 's/^.*\) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }' || true)
+        total=$((total + ${value:-0}))
+    done
+    echo "$total"
+}
+CLOCK_TICKS=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
 fill_template() {
     # fill_template IN OUT NAME=VALUE...
     local in=$1 out=$2
@@ -341,16 +353,21 @@ to_ms() {
 }
 
 # Keys: CONFIG/MIX/ROUND while measuring, CONFIG/MIX once aggregated over rounds.
-declare -A RPS P50 P99 NON2XX ERRORS TOTAL RSS NOTE ATTACK
+declare -A RPS P50 P99 NON2XX ERRORS TOTAL RSS CPU_US NOTE ATTACK
 
 run_wrk() {
-    local key=$1 port=$2 out=$3 mix=${1#*/}
+    local key=$1 port=$2 out=$3 pid=${4:-} mix=${1#*/} ticks_before=""
     mix=${mix%%/*}
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$(mix_script "$mix")" "http://127.0.0.1:$port" >/dev/null 2>&1 || true
     # Let requests still queued from the warm-up drain before measuring.
     sleep 1
+    [ -n "$pid" ] && ticks_before=$(cpu_ticks "$pid")
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 5s --latency -s "$(mix_script "$mix")" \
         "http://127.0.0.1:$port" >"$out" 2>&1 || true
+    if [ -n "$pid" ]; then
+        CPU_US[$key]=$(awk -v a="$(cpu_ticks "$pid")" -v b="$ticks_before" -v hz="$CLOCK_TICKS" \
+            -v n="$(awk '/requests in/ { print $1 }' "$out")" 'BEGIN { if (n > 0) printf "%.0f", (a - b) / hz * 1e6 / n }')
+    fi
     RPS[$key]=$(awk '/^Requests\/sec:/ { printf ($2 < 100 ? "%.1f" : "%.0f"), $2 }' "$out")
     P50[$key]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
     P99[$key]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
@@ -401,7 +418,7 @@ measure() {
         log "$config/$mix: ${NOTE[$key]}"
     fi
     log "$config/$mix (round $round of $ROUNDS): wrk -t$THREADS -c$CONNECTIONS -d$DURATION (after $WARMUP warm-up)"
-    run_wrk "$key" "$port" "$WORK/$config/wrk-$mix-$round.txt"
+    run_wrk "$key" "$port" "$WORK/$config/wrk-$mix-$round.txt" "$pid"
     if [ -n "$pid" ]; then
         RSS[$key]=$(sum_status_kb VmHWM "$pid")
         kill -0 "$pid" 2>/dev/null || NOTE[$key]="${NOTE[$key]:+${NOTE[$key]}; }process died during the run"
@@ -434,7 +451,7 @@ done
 for config in "${ACTIVE_CONFIGS[@]}"; do
     for mix in "${MIX_LIST[@]}"; do
         key="$config/$mix"
-        rps=() p50=() p99=() notes=""
+        rps=() p50=() p99=() cpu=() notes=""
         NON2XX[$key]=0 ERRORS[$key]=0 RSS[$key]=""
         for round in $(seq 1 "$ROUNDS"); do
             k="$key/$round"
@@ -443,6 +460,7 @@ for config in "${ACTIVE_CONFIGS[@]}"; do
             fi
             [ -n "${RPS[$k]:-}" ] || continue
             rps+=("${RPS[$k]}")
+            [ -n "${CPU_US[$k]:-}" ] && cpu+=("${CPU_US[$k]}")
             [ -n "${P50[$k]}" ] && p50+=("${P50[$k]}") p99+=("${P99[$k]}")
             NON2XX[$key]=$((NON2XX[$key] + NON2XX[$k]))
             ERRORS[$key]=$((ERRORS[$key] + ERRORS[$k]))
@@ -453,6 +471,7 @@ for config in "${ACTIVE_CONFIGS[@]}"; do
         NOTE[$key]=$notes
         if [ ${#rps[@]} -gt 0 ]; then
             RPS[$key]=$(median "${rps[@]}") P50[$key]=$(median "${p50[@]}") P99[$key]=$(median "${p99[@]}")
+            CPU_US[$key]=$(median "${cpu[@]}")
         else
             unset "NON2XX[$key]" "ERRORS[$key]"
         fi
@@ -543,21 +562,21 @@ report() {
     echo
     echo "## Throughput and latency"
     echo
-    echo "| config | mix | req/s | p50 ms | p99 ms | non-2xx | socket errors | peak RSS MiB | note |"
-    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    echo "| config | mix | req/s | p50 ms | p99 ms | non-2xx | socket errors | proxy CPU µs/req | peak RSS MiB | note |"
+    echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     local config mix key
     for config in "${CONFIG_LIST[@]}"; do
         if [ -n "${SKIPPED[$config]:-}" ]; then
-            echo "| $config | all | — | — | — | — | — | — | skipped: ${SKIPPED[$config]} |"
+            echo "| $config | all | — | — | — | — | — | — | — | skipped: ${SKIPPED[$config]} |"
             continue
         fi
         for mix in "${MIX_LIST[@]}"; do
             key="$config/$mix"
-            echo "| $config | $mix | ${RPS[$key]:-—} | ${P50[$key]:-—} | ${P99[$key]:-—} | ${NON2XX[$key]:-—} | ${ERRORS[$key]:-—} | $(mib "${RSS[$key]:-}") | ${NOTE[$key]:-} |"
+            echo "| $config | $mix | ${RPS[$key]:-—} | ${P50[$key]:-—} | ${P99[$key]:-—} | ${NON2XX[$key]:-—} | ${ERRORS[$key]:-—} | ${CPU_US[$key]:-—} | $(mib "${RSS[$key]:-}") | ${NOTE[$key]:-} |"
         done
     done
     echo
-    echo "Peak RSS is VmHWM of the proxy process (for nginx: summed over master and workers, which counts shared pages more than once); \`direct\` has no proxy. non-2xx is wrk's count of non-2xx/3xx answers: every mix is benign, so anything but 0 is a false positive or an error."
+    echo "Peak RSS is VmHWM of the proxy process (for nginx: summed over master and workers, which counts shared pages more than once); \`direct\` has no proxy. Proxy CPU µs/req is the user + system CPU time the proxy process (nginx: all its processes) used during the recorded run divided by the requests completed: it depends much less on what else runs on the machine than req/s does. non-2xx is wrk's count of non-2xx/3xx answers: every mix is benign, so anything but 0 is a false positive or an error."
     echo
     echo "Attack probe (one SQL injection in the query, one XSS in a JSON body; expect 403 from a blocking WAF):"
     echo
@@ -567,11 +586,11 @@ report() {
     echo
     echo "## Ratios"
     echo
-    echo "| mix | monitor / nginx req/s | block / nginx req/s | block p99 / nginx p99 | crs-pl1 / nginx req/s | crs-pl1 / nginx-modsec req/s | nginx-modsec / nginx req/s | openapi / nginx req/s |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    echo "| mix | monitor / nginx req/s | block / nginx req/s | block p99 / nginx p99 | block / nginx CPU per req | crs-pl1 / nginx req/s | crs-pl1 / nginx-modsec req/s | nginx-modsec / nginx req/s | openapi / nginx req/s |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     for mix in "${MIX_LIST[@]}"; do
         local n="nginx-proxy/$mix"
-        echo "| $mix | $(ratio "${RPS[palisade-monitor/$mix]:-}" "${RPS[$n]:-}") | $(ratio "${RPS[palisade-block/$mix]:-}" "${RPS[$n]:-}") | $(ratio "${P99[palisade-block/$mix]:-}" "${P99[$n]:-}") | $(ratio "${RPS[palisade-crs-pl1/$mix]:-}" "${RPS[$n]:-}") | $(ratio "${RPS[palisade-crs-pl1/$mix]:-}" "${RPS[nginx-modsec-crs/$mix]:-}") | $(ratio "${RPS[nginx-modsec-crs/$mix]:-}" "${RPS[$n]:-}") | $(ratio "${RPS[palisade-openapi/$mix]:-}" "${RPS[$n]:-}") |"
+        echo "| $mix | $(ratio "${RPS[palisade-monitor/$mix]:-}" "${RPS[$n]:-}") | $(ratio "${RPS[palisade-block/$mix]:-}" "${RPS[$n]:-}") | $(ratio "${P99[palisade-block/$mix]:-}" "${P99[$n]:-}") | $(ratio "${CPU_US[palisade-block/$mix]:-}" "${CPU_US[$n]:-}") | $(ratio "${RPS[palisade-crs-pl1/$mix]:-}" "${RPS[$n]:-}") | $(ratio "${RPS[palisade-crs-pl1/$mix]:-}" "${RPS[nginx-modsec-crs/$mix]:-}") | $(ratio "${RPS[nginx-modsec-crs/$mix]:-}" "${RPS[$n]:-}") | $(ratio "${RPS[palisade-openapi/$mix]:-}" "${RPS[$n]:-}") |"
     done
     echo
     echo "## Bars"

@@ -52,6 +52,22 @@ pub struct Config {
     /// An OpenAPI description enforced on every route that has none of its own.
     #[serde(default)]
     pub openapi: Option<OpenApiConfig>,
+    /// Authentication and authorization at the gateway (JWT, API keys, introspection,
+    /// signed requests, mTLS principals, rules). See `palisade_auth::AuthConfig`.
+    #[serde(default)]
+    pub auth: Option<palisade_auth::AuthConfig>,
+    /// Redis shared by several gateways for limits and brute-force counters.
+    #[serde(default)]
+    pub redis: Option<palisade_ratelimit::RedisConfig>,
+    /// Rate limits and quotas (GCRA).
+    #[serde(default)]
+    pub rate_limits: Vec<palisade_ratelimit::RateLimitConfig>,
+    /// Brute-force and credential-stuffing defence on login operations.
+    #[serde(default)]
+    pub login_protection: Vec<palisade_ratelimit::LoginProtectionConfig>,
+    /// Events for one principal seen from many addresses, or one address with many principals.
+    #[serde(default)]
+    pub identity_spread: Option<palisade_ratelimit::IdentitySpreadConfig>,
 }
 
 /// The native detectors of `palisade-detect`.
@@ -385,6 +401,8 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     /// `--openapi FILE`: the global OpenAPI description.
     pub openapi: Option<PathBuf>,
+    /// `--redis URL`: share limits through this Redis.
+    pub redis: Option<String>,
     pub upstream: Option<String>,
     pub mode: Option<Mode>,
     pub admin: Option<SocketAddr>,
@@ -450,6 +468,15 @@ impl Config {
                 spec: spec.clone(),
                 policy,
             });
+        }
+        if let Some(url) = &o.redis {
+            match &mut self.redis {
+                Some(r) => r.url = url.clone(),
+                None => {
+                    let text = format!("url = {}", toml::Value::String(url.clone()));
+                    self.redis = toml::from_str(&text).ok();
+                }
+            }
         }
         if let Some(admin) = o.admin {
             self.admin.address = admin;
@@ -700,6 +727,7 @@ inbound_threshold = 5
             mode: Some(Mode::Monitor),
             admin: None,
             openapi: None,
+            redis: None,
         });
         assert_eq!(c.listeners[0].address.port(), 1234);
         assert_eq!(c.routes[0].upstream, "default");

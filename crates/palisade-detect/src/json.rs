@@ -123,12 +123,7 @@ fn read_string(input: &[u8], mut i: usize, out: &mut Vec<u8>) -> Option<usize> {
     out.clear();
     loop {
         let rest = input.get(i..)?;
-        // Most strings are short: a plain scan beats a vectorised search's setup.
-        let head = rest.get(..rest.len().min(32)).unwrap_or(rest);
-        let stop = match head.iter().position(|b| *b == b'"' || *b == b'\\') {
-            Some(p) => p,
-            None => head.len() + memchr::memchr2(b'"', b'\\', rest.get(head.len()..)?)?,
-        };
+        let stop = memchr::memchr2(b'"', b'\\', rest)?;
         out.extend_from_slice(rest.get(..stop)?);
         i += stop;
         if at(input, i) == b'"' {

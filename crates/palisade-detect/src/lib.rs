@@ -84,11 +84,22 @@
 //!   Strong; query parameters, headers and cookies (transport positions) are
 //!   stricter than body text about line breaks, statements and markup.
 //! * **Prose**: a value that reads as natural language (mostly plain words,
-//!   few shell or markup symbols) or a markdown document with code fences
-//!   lowers the confidence of signals that are normal when people talk about
-//!   code: a command in backticks, a whole SQL statement, a URL to
-//!   `localhost`, a system path mentioned in a sentence. Breakouts and markup
-//!   that executes (`<script>`, quote-then-`OR`-condition) stay Strong.
+//!   few shell or markup symbols), a markdown document with code fences, or
+//!   a multi-line document mostly made of letters lowers the confidence of
+//!   signals that are normal when people talk about code: a command in
+//!   backticks (`` `type` `` is inline code), a whole SQL statement, a URL to
+//!   `localhost`, a system path mentioned in a sentence, a `Link:` line or
+//!   markup after a line break. Breakouts and markup that executes
+//!   (`<script>`, quote-then-`OR`-condition) stay Strong.
+//! * **Words versus syntax**: after a bare word, `in`/`is`/`like` read as
+//!   English (`date and time in UTC`), not as a SQL comparison; a word that
+//!   names a command (`cat`, `sleep`, `type`) only counts with a command-shaped
+//!   tail (`sleep 5`, `cat /etc/passwd`), while commands that are not words
+//!   (`whoami`, `wget`) need only a separator.
+//!
+//! The model was tuned on the repository corpus (`eval/`) and then measured
+//! on hand-written holdout sets and on strings from public API descriptions
+//! before any change they prompted; `eval/README.md` records those figures.
 //!
 //! [`NativeConfig::scores`] overrides the score per category; categories can
 //! be disabled with [`NativeConfig::categories`].

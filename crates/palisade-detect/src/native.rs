@@ -150,8 +150,12 @@ impl Detector for NativeDetector {
     }
 
     fn inspect(&self, phase: Phase, tx: &mut Transaction) {
-        let findings = match phase {
-            Phase::RequestHead => self.inspect_head(&tx.request),
+        // Weak findings share one budget across the phases of a request.
+        let weak_used = tx.state.get::<WeakScoreUsed>().map_or(0, |w| w.0);
+        let mut inspector = Inspector::new(&self.config);
+        inspector.weak_total = weak_used;
+        match phase {
+            Phase::RequestHead => inspector.head(&tx.request, &self.headers),
             Phase::RequestBody => {
                 let Some(body) = tx.request_body.as_ref() else {
                     return;
@@ -166,15 +170,22 @@ impl Detector for NativeDetector {
                     .get(http::header::CONTENT_TYPE)
                     .map(|v| v.as_bytes())
                     .unwrap_or(b"");
-                self.inspect_body(media.as_deref(), content_type, body)
+                inspector.body(media.as_deref(), content_type, body);
             }
             Phase::ResponseHead | Phase::ResponseBody => return,
-        };
-        for finding in findings {
+        }
+        let weak_total = inspector.weak_total;
+        for finding in inspector.finish() {
             tx.report(finding);
         }
+        tx.state.insert(WeakScoreUsed(weak_total));
     }
 }
+
+/// Score already spent by weak findings on this request (kept in
+/// `Transaction::state` between the head and body phases).
+#[derive(Debug, Clone, Copy)]
+struct WeakScoreUsed(u32);
 
 const CLASS_PLAIN: u8 = 1;
 const CLASS_DECODE: u8 = 2;
@@ -971,6 +982,28 @@ mod tests {
             // at most one finding per category per location, over at most 10 values
             proptest::prop_assert!(f.len() <= 10 * 2 * NATIVE_CATEGORIES.len() + 1);
         }
+    }
+
+    #[test]
+    fn weak_findings_never_block_across_phases() {
+        // a URL to localhost in prose is weak, in the query and in the body
+        let text = "Locally I run it on http://localhost:8080 and it works fine for me";
+        let f = run(
+            Method::POST,
+            &format!(
+                "/notes?text={}&other={}",
+                text.replace(' ', "%20"),
+                text.replace(' ', "%20")
+            ),
+            &[("content-type", "application/json")],
+            Some(&format!(r#"{{"a":"{text}","b":"{text}","c":"{text}"}}"#)),
+        );
+        assert!(!f.is_empty(), "weak signals are still reported");
+        assert!(
+            f.iter().map(|x| x.score).sum::<u32>() <= WEAK_BUDGET,
+            "{f:?}"
+        );
+        assert!(!blocked(&f), "{f:?}");
     }
 
     #[test]

@@ -21,10 +21,30 @@ pub mod runtime;
 pub mod upstream;
 
 use arc_swap::ArcSwap;
-use palisade_core::SecurityEvent;
+use palisade_core::{SecurityEvent, Transaction};
 use std::sync::Arc;
 
 pub use runtime::Runtime;
+
+/// A boxed future, for the async hooks of [`AccessControl`].
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Identity, authorization and abuse limits: the pipeline stages that may need
+/// I/O (a JWKS refetch, token introspection, a shared Redis counter). They run
+/// before the detectors of their phase and report through the transaction:
+/// a principal in `tx.principal`, refusals as findings with an enforcement.
+pub trait AccessControl: Send + Sync + 'static {
+    /// Authentication, authorization and rate limits, before the request-head detectors.
+    fn on_request_head<'a>(&'a self, tx: &'a mut Transaction) -> BoxFuture<'a, ()>;
+    /// Checks that need the body (login attempts), before the request-body detectors.
+    fn on_request_body<'a>(&'a self, tx: &'a mut Transaction) -> BoxFuture<'a, ()>;
+    /// Sets the verified identity headers on the upstream request (and strips client copies).
+    fn upstream_headers(&self, tx: &Transaction, headers: &mut http::HeaderMap);
+    /// Learns from the upstream's answer (failed logins).
+    fn on_response<'a>(&'a self, tx: &'a mut Transaction, status: u16) -> BoxFuture<'a, ()>;
+    /// Headers for the client's response (`RateLimit-*`).
+    fn response_headers(&self, tx: &Transaction, headers: &mut http::HeaderMap);
+}
 
 /// Where security events go. Implementations must not block.
 pub trait EventRecorder: Send + Sync + 'static {

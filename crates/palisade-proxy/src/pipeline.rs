@@ -142,6 +142,11 @@ pub async fn handle(
     tx.principal = conn.client_principal.clone();
 
     protocol_checks(&rt, &route, &mut tx, has_body);
+    if let Some(access) = &rt.access {
+        let t = Instant::now();
+        access.on_request_head(&mut tx).await;
+        timer.inspection += t.elapsed();
+    }
     run_phase(&route, Phase::RequestHead, &mut tx, &mut timer);
     let decision = decide(&route, Phase::RequestHead, &mut tx, 0);
     if decision.action == Action::Blocked {
@@ -227,6 +232,9 @@ pub async fn handle(
             }
         }
         if tx.request_body.is_some() {
+            if let Some(access) = &rt.access {
+                access.on_request_body(&mut tx).await;
+            }
             run_phase(&route, Phase::RequestBody, &mut tx, &mut timer);
             let decision = decide(&route, Phase::RequestBody, &mut tx, 0);
             if decision.action == Action::Blocked {
@@ -236,6 +244,9 @@ pub async fn handle(
     } else if upgrade {
         drop(body);
     } else {
+        if let Some(access) = &rt.access {
+            access.on_request_body(&mut tx).await;
+        }
         run_phase(&route, Phase::RequestBody, &mut tx, &mut timer);
         let decision = decide(&route, Phase::RequestBody, &mut tx, 0);
         if decision.action == Action::Blocked {
@@ -248,6 +259,9 @@ pub async fn handle(
     // Upstream.
     let mut headers = tx.request.headers.clone();
     forwarding::strip_hop_by_hop(&mut headers, upgrade);
+    if let Some(access) = &rt.access {
+        access.upstream_headers(&tx, &mut headers);
+    }
     forwarding::set_forwarding_headers(
         &mut headers,
         ForwardedFor {
@@ -285,6 +299,9 @@ pub async fn handle(
     };
 
     let (mut rparts, rbody) = resp.into_parts();
+    if let Some(access) = &rt.access {
+        access.on_response(&mut tx, rparts.status.as_u16()).await;
+    }
     if upgrade && rparts.status == StatusCode::SWITCHING_PROTOCOLS {
         let up_resp = Response::from_parts(rparts.clone(), rbody);
         if let Some(client) = on_client_upgrade {
@@ -490,7 +507,7 @@ fn protocol_checks(rt: &Runtime, route: &RouteRuntime, tx: &mut Transaction, has
     }
     if has_body && !route.content_types.is_empty() {
         let media = tx.request.media_type().unwrap_or_default();
-        if !route.content_types.iter().any(|c| *c == media) {
+        if !route.content_types.contains(&media) {
             tx.report(
                 Finding::new(
                     "palisade.route.content_type",
@@ -548,6 +565,9 @@ fn finish(
     timer: &Timer,
 ) -> Response<ProxyBody> {
     let mut resp = finish_plain(resp, rt, conn);
+    if let Some(access) = &rt.access {
+        access.response_headers(&tx, resp.headers_mut());
+    }
     if let Ok(v) = HeaderValue::from_str(&tx.request.request_id) {
         resp.headers_mut().insert("x-request-id", v);
     }

@@ -45,6 +45,8 @@ pub struct Runtime {
     pub events: Arc<dyn EventRecorder>,
     /// Fraction of clean requests also recorded as events (access log).
     pub access_log_sample: f64,
+    /// Identity, authorization and abuse limits, when configured.
+    pub access: Option<Arc<dyn crate::AccessControl>>,
     /// Monotonic generation number, bumped by every reload.
     pub generation: u64,
 }
@@ -57,6 +59,10 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
+/// Gives one route its detectors, in pipeline order.
+pub type DetectorsFor<'a> =
+    &'a dyn Fn(&palisade_config::RouteConfig) -> Result<Vec<Arc<dyn Detector>>, String>;
+
 /// Builds the TLS client configuration used towards one upstream.
 pub type UpstreamTlsBuilder<'a> =
     &'a dyn Fn(&UpstreamConfig) -> Result<Arc<rustls::ClientConfig>, String>;
@@ -65,9 +71,7 @@ impl Runtime {
     /// `detectors_for` gives each route its detectors, in pipeline order.
     pub fn build(
         config: &Config,
-        detectors_for: &dyn Fn(
-            &palisade_config::RouteConfig,
-        ) -> Result<Vec<Arc<dyn Detector>>, String>,
+        detectors_for: DetectorsFor<'_>,
         events: Arc<dyn EventRecorder>,
         upstream_tls: UpstreamTlsBuilder<'_>,
         generation: u64,
@@ -144,6 +148,7 @@ impl Runtime {
             nosniff: config.response.nosniff,
             events,
             access_log_sample: 0.0,
+            access: None,
             generation,
         })
     }

@@ -20,11 +20,17 @@ fn crs() -> Option<Waf> {
 fn headers(request: RequestInput) -> RequestInput {
     request
         .header("Host", "api.example.com")
-        .header("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36")
+        .header(
+            "User-Agent",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36",
+        )
         .header("Accept", "application/json")
         .header("Accept-Language", "en-US,en;q=0.9")
         .header("Accept-Encoding", "gzip, deflate, br")
-        .header("Cookie", "session=4f1c2a9b8e7d6c5b4a39281706f5e4d3; theme=dark")
+        .header(
+            "Cookie",
+            "session=4f1c2a9b8e7d6c5b4a39281706f5e4d3; theme=dark",
+        )
 }
 
 /// A JSON document of roughly `target` bytes shaped like an API payload.
@@ -41,7 +47,11 @@ fn json_body(target: usize) -> Vec<u8> {
         items.push(item);
         n += 1;
     }
-    format!(r#"{{"order":{{"customer":"alice@example.com","items":[{}]}}}}"#, items.join(",")).into_bytes()
+    format!(
+        r#"{{"order":{{"customer":"alice@example.com","items":[{}]}}}}"#,
+        items.join(",")
+    )
+    .into_bytes()
 }
 
 fn bench(c: &mut Criterion) {

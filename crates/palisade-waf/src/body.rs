@@ -117,9 +117,12 @@ pub fn parse_xml(input: &[u8]) -> Result<XmlDocument, String> {
     let mut buf = Vec::new();
     let mut saw_root = false;
     loop {
-        let event = reader
-            .read_event_into(&mut buf)
-            .map_err(|e| format!("XML parsing error at byte {}: {e}", reader.buffer_position()))?;
+        let event = reader.read_event_into(&mut buf).map_err(|e| {
+            format!(
+                "XML parsing error at byte {}: {e}",
+                reader.buffer_position()
+            )
+        })?;
         match event {
             Event::Start(ref start) | Event::Empty(ref start) => {
                 let self_closing = matches!(event, Event::Empty(_));
@@ -134,8 +137,8 @@ pub fn parse_xml(input: &[u8]) -> Result<XmlDocument, String> {
                 }
                 for attribute in start.attributes() {
                     let attribute = attribute.map_err(|e| format!("XML attribute error: {e}"))?;
-                    let key = String::from_utf8_lossy(attribute.key.local_name().as_ref())
-                        .into_owned();
+                    let key =
+                        String::from_utf8_lossy(attribute.key.local_name().as_ref()).into_owned();
                     let value = attribute
                         .unescape_value()
                         .map(|v| v.as_bytes().to_vec())
@@ -210,7 +213,11 @@ impl XmlDocument {
     pub fn select(&self, xpath: &str) -> Vec<Vec<u8>> {
         let xpath = xpath.trim();
         if xpath == "/*" {
-            return self.elements.first().map(|(_, t)| vec![t.clone()]).unwrap_or_default();
+            return self
+                .elements
+                .first()
+                .map(|(_, t)| vec![t.clone()])
+                .unwrap_or_default();
         }
         if xpath == "//*" {
             return self.elements.iter().map(|(_, t)| t.clone()).collect();
@@ -354,7 +361,7 @@ fn boundary_of(content_type: &[u8], flags: &mut MultipartFlags) -> Result<Vec<u8
     if boundary.contains([' ', '\t']) {
         flags.boundary_whitespace = true;
     }
-    if boundary.len() > 70 || boundary.bytes().any(|b| b < 0x20 || b > 0x7E) {
+    if boundary.len() > 70 || boundary.bytes().any(|b| !(0x20..=0x7E).contains(&b)) {
         return Err("Multipart: invalid boundary".into());
     }
     Ok(boundary.into_bytes())
@@ -379,11 +386,11 @@ fn split_lines<'a>(input: &'a [u8], flags: &mut MultipartFlags) -> Vec<&'a [u8]>
     lines
 }
 
+/// `name` and `filename` of a part's `Content-Disposition`.
+type Disposition = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Parses a `Content-Disposition` header value, returning (name, filename).
-fn parse_disposition(
-    value: &[u8],
-    flags: &mut MultipartFlags,
-) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), String> {
+fn parse_disposition(value: &[u8], flags: &mut MultipartFlags) -> Result<Disposition, String> {
     let text = value;
     let mut rest = text;
     // Disposition type.
@@ -405,7 +412,10 @@ fn parse_disposition(
         if rest.is_empty() {
             break;
         }
-        let eq = rest.iter().position(|&b| b == b'=').ok_or("Multipart: malformed parameter")?;
+        let eq = rest
+            .iter()
+            .position(|&b| b == b'=')
+            .ok_or("Multipart: malformed parameter")?;
         let key = rest[..eq].trim_ascii().to_ascii_lowercase();
         rest = rest[eq + 1..].trim_ascii_start();
         let value: Vec<u8>;
@@ -658,7 +668,8 @@ mod tests {
 
     #[test]
     fn xml_xpath_subset() {
-        let doc = parse_xml(br#"<a x="1"><b y="2">hi</b><c>there &amp; <![CDATA[<z>]]></c></a>"#).unwrap();
+        let doc = parse_xml(br#"<a x="1"><b y="2">hi</b><c>there &amp; <![CDATA[<z>]]></c></a>"#)
+            .unwrap();
         assert_eq!(doc.select("/*"), vec![b"hithere & <z>".to_vec()]);
         assert_eq!(doc.select("//@*"), vec![b"1".to_vec(), b"2".to_vec()]);
         assert_eq!(doc.select("//b"), vec![b"hi".to_vec()]);
@@ -685,9 +696,17 @@ mod tests {
         assert_eq!(m.args[0].1, b"v");
 
         let unfinished = b"--XX\r\nContent-Disposition: form-data; name=a\r\n\r\nv\r\n";
-        assert!(parse_multipart(b"multipart/form-data; boundary=XX", unfinished, 1).error.is_some());
+        assert!(
+            parse_multipart(b"multipart/form-data; boundary=XX", unfinished, 1)
+                .error
+                .is_some()
+        );
         let bad_quote = b"--XX\r\nContent-Disposition: form-data; name=\"a\"x\r\n\r\nv\r\n--XX--";
-        assert!(parse_multipart(b"multipart/form-data; boundary=XX", bad_quote, 1).flags.invalid_quoting);
+        assert!(
+            parse_multipart(b"multipart/form-data; boundary=XX", bad_quote, 1)
+                .flags
+                .invalid_quoting
+        );
     }
 
     proptest::proptest! {

@@ -130,7 +130,11 @@ impl SuiteReport {
             let _ = writeln!(
                 out,
                 "{} {}/{}",
-                if file.passed() == file.tests.len() { "ok  " } else { "FAIL" },
+                if file.passed() == file.tests.len() {
+                    "ok  "
+                } else {
+                    "FAIL"
+                },
                 file.passed(),
                 file.tests.len()
             );
@@ -281,10 +285,7 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SuiteError> {
         let path = entry.path();
         if path.is_dir() {
             collect_yaml(&path, out)?;
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml")
-        {
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             out.push(path);
         }
     }
@@ -308,6 +309,10 @@ fn scalar_text(value: &Value) -> Option<String> {
 /// Runs the tests of one YAML document.
 pub fn run_file(waf: &Waf, text: &str, path: &Path) -> Result<Vec<TestOutcome>, String> {
     let doc: Value = serde_yaml::from_str(text).map_err(|e| format!("YAML: {e}"))?;
+    if doc.is_null() {
+        // A file that is all comments holds no tests.
+        return Ok(Vec::new());
+    }
     let rule_id = get(&doc, "rule_id")
         .and_then(scalar_text)
         .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -368,7 +373,9 @@ fn build_request(input: &Value, legacy: bool) -> Result<BuiltRequest, String> {
     let method = get(input, "method")
         .and_then(scalar_text)
         .unwrap_or_else(|| "GET".into());
-    let uri = get(input, "uri").and_then(scalar_text).unwrap_or_else(|| "/".into());
+    let uri = get(input, "uri")
+        .and_then(scalar_text)
+        .unwrap_or_else(|| "/".into());
     let version = get(input, "version")
         .and_then(scalar_text)
         .unwrap_or_else(|| "HTTP/1.1".into());
@@ -379,7 +386,9 @@ fn build_request(input: &Value, legacy: bool) -> Result<BuiltRequest, String> {
             let (Some(name), Some(value)) = (scalar_text(name), scalar_text(value)) else {
                 continue;
             };
-            request.headers.push((name.into_bytes(), value.into_bytes()));
+            request
+                .headers
+                .push((name.into_bytes(), value.into_bytes()));
         }
     }
     let body: Vec<u8> = match get(input, "data") {
@@ -395,7 +404,9 @@ fn build_request(input: &Value, legacy: bool) -> Result<BuiltRequest, String> {
     let autocomplete = get(input, "autocomplete_headers")
         .and_then(Value::as_bool)
         .unwrap_or(true)
-        && !get(input, "stop_magic").and_then(Value::as_bool).unwrap_or(false);
+        && !get(input, "stop_magic")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
     let has = |request: &RequestInput, name: &str| {
         request
             .headers
@@ -403,8 +414,11 @@ fn build_request(input: &Value, legacy: bool) -> Result<BuiltRequest, String> {
             .any(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
     };
     // go-ftw sends `Content-Length: 0` on body methods; the old ftw did not.
-    let sends_body =
-        !legacy && matches!(method.to_ascii_uppercase().as_str(), "POST" | "PUT" | "PATCH");
+    let sends_body = !legacy
+        && matches!(
+            method.to_ascii_uppercase().as_str(),
+            "POST" | "PUT" | "PATCH"
+        );
     if autocomplete && (!body.is_empty() || sends_body) {
         if !has(&request, "content-type") && !body.is_empty() {
             request.headers.push((
@@ -413,9 +427,10 @@ fn build_request(input: &Value, legacy: bool) -> Result<BuiltRequest, String> {
             ));
         }
         if !has(&request, "content-length") && !has(&request, "transfer-encoding") {
-            request
-                .headers
-                .push((b"Content-Length".to_vec(), body.len().to_string().into_bytes()));
+            request.headers.push((
+                b"Content-Length".to_vec(),
+                body.len().to_string().into_bytes(),
+            ));
         }
     }
     let body = server_body(&request, body);
@@ -449,10 +464,7 @@ fn server_body(request: &RequestInput, body: Vec<u8>) -> Vec<u8> {
 fn dechunk(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut rest = body;
-    loop {
-        let Some(line_end) = memchr::memmem::find(rest, b"\r\n") else {
-            break;
-        };
+    while let Some(line_end) = memchr::memmem::find(rest, b"\r\n") {
         let size_text = String::from_utf8_lossy(&rest[..line_end]);
         let size_text = size_text.split(';').next().unwrap_or("").trim().to_string();
         let Ok(size) = usize::from_str_radix(&size_text, 16) else {
@@ -477,9 +489,14 @@ fn parse_raw_request(raw: &[u8]) -> Result<BuiltRequest, String> {
             None => (raw, &b""[..]),
         },
     };
-    let mut lines = head.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let request_line = lines.next().ok_or("empty raw request")?;
-    let parts: Vec<&[u8]> = request_line.split(|&b| b == b' ').filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&[u8]> = request_line
+        .split(|&b| b == b' ')
+        .filter(|p| !p.is_empty())
+        .collect();
     let (method, uri, protocol) = match parts.as_slice() {
         [m, u, p] => (m.to_vec(), u.to_vec(), p.to_vec()),
         [m, u] => (m.to_vec(), u.to_vec(), Vec::new()),
@@ -491,9 +508,10 @@ fn parse_raw_request(raw: &[u8]) -> Result<BuiltRequest, String> {
     input.protocol = protocol;
     for line in lines {
         if let Some(colon) = line.iter().position(|&b| b == b':') {
-            input
-                .headers
-                .push((line[..colon].trim_ascii().to_vec(), line[colon + 1..].trim_ascii().to_vec()));
+            input.headers.push((
+                line[..colon].trim_ascii().to_vec(),
+                line[colon + 1..].trim_ascii().to_vec(),
+            ));
         }
     }
     let body = server_body(&input, body.to_vec());
@@ -525,8 +543,8 @@ fn server_verdict(request: &RequestInput) -> ServerVerdict {
     if major_zero || (!protocol.is_empty() && !version_ok) {
         return ServerVerdict::Reject;
     }
-    let method_ok = !request.method.is_empty()
-        && request.method.iter().all(|b| b.is_ascii_graphic());
+    let method_ok =
+        !request.method.is_empty() && request.method.iter().all(|b| b.is_ascii_graphic());
     let uri = &request.uri;
     let target_ok = if request.method.eq_ignore_ascii_case(b"CONNECT") {
         uri.contains(&b':')
@@ -550,9 +568,9 @@ fn server_verdict(request: &RequestInput) -> ServerVerdict {
         }
         if name.eq_ignore_ascii_case(b"host")
             && ((value.is_empty() && protocol != b"HTTP/1.0")
-                || value
-                    .iter()
-                    .any(|&b| b == b'%' || b == b'/' || b.is_ascii_whitespace() || b.is_ascii_control()))
+                || value.iter().any(|&b| {
+                    b == b'%' || b == b'/' || b.is_ascii_whitespace() || b.is_ascii_control()
+                }))
         {
             return ServerVerdict::Reject;
         }
@@ -586,8 +604,11 @@ fn server_headers(headers: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<u8>, Vec<u8>)> {
     out
 }
 
+/// Header name/value pairs.
+type Headers = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// The simulated backend's response: (status, headers, body).
-fn backend_response(request: &BuiltRequest) -> (u16, Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>) {
+fn backend_response(request: &BuiltRequest) -> (u16, Headers, Vec<u8>) {
     let path = request
         .input
         .uri
@@ -616,7 +637,10 @@ fn backend_response(request: &BuiltRequest) -> (u16, Vec<(Vec<u8>, Vec<u8>)>, Ve
     let mut headers = Vec::new();
     if let Some(map) = spec.get("headers").and_then(serde_json::Value::as_object) {
         for (k, v) in map {
-            let value = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+            let value = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
             headers.push((k.as_bytes().to_vec(), value.into_bytes()));
         }
     }
@@ -761,10 +785,13 @@ fn run_stage(waf: &Waf, stage: &Value, legacy: bool) -> Result<(), String> {
     } else {
         let mut ids: Vec<String> = logged_ids.iter().map(u64::to_string).collect();
         ids.truncate(12);
-        Err(format!("{} (logged: {})", problems.join("; "), ids.join(",")))
+        Err(format!(
+            "{} (logged: {})",
+            problems.join("; "),
+            ids.join(",")
+        ))
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -806,15 +833,23 @@ mod tests {
     #[test]
     fn chunked_and_raw_requests() {
         assert_eq!(dechunk(b"7\r\nfoo=bar\r\n0\r\n\r\n"), b"foo=bar");
-        let built =
-            parse_raw_request(b"POST /x?a=1 HTTP/1.0\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcdef").unwrap();
+        let built = parse_raw_request(
+            b"POST /x?a=1 HTTP/1.0\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcdef",
+        )
+        .unwrap();
         assert_eq!(built.input.uri, b"/x?a=1");
         assert_eq!(built.body, b"abc");
         let verdict = |raw: &[u8]| server_verdict(&parse_raw_request(raw).unwrap().input);
         assert_eq!(verdict(b"GET / JUNK/1.0\r\n\r\n"), ServerVerdict::Reject);
-        assert_eq!(verdict(b"GET / HTTP/1.1\r\nContent-Length: 3x\r\n\r\n"), ServerVerdict::Reject);
+        assert_eq!(
+            verdict(b"GET / HTTP/1.1\r\nContent-Length: 3x\r\n\r\n"),
+            ServerVerdict::Reject
+        );
         assert_eq!(verdict(b"GET /a#b HTTP/1.1\r\n\r\n"), ServerVerdict::Reject);
-        assert_eq!(verdict(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), ServerVerdict::Accept);
+        assert_eq!(
+            verdict(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ServerVerdict::Accept
+        );
         assert_eq!(verdict(b"GET /\r\n\r\n"), ServerVerdict::AcceptThenError);
     }
 }

@@ -63,7 +63,8 @@ pub fn category_for(tags: &[String]) -> Category {
             }
             "attack-fixation" => Category::BrokenAuthentication,
             "attack-protocol" | "attack-multipart-header" => Category::ProtocolViolation,
-            "attack-reputation-scanner" | "attack-reputation-scripting"
+            "attack-reputation-scanner"
+            | "attack-reputation-scripting"
             | "attack-reputation-crawler" => Category::AutomatedThreat,
             "attack-disclosure" => Category::InformationLeak,
             "attack-dos" => Category::ResourceLimit,
@@ -113,7 +114,9 @@ pub fn location_for(var_name: &str) -> Location {
         ("QUERY_STRING", _) => Location::new("query"),
         ("REQUEST_BODY", _) => Location::new("body"),
         ("RESPONSE_BODY", _) => Location::new("response.body"),
-        ("RESPONSE_HEADERS", Some(k)) => Location::new(format!("response.header.{}", k.to_ascii_lowercase())),
+        ("RESPONSE_HEADERS", Some(k)) => {
+            Location::new(format!("response.header.{}", k.to_ascii_lowercase()))
+        }
         (other, Some(k)) => Location::new(format!("{}.{k}", other.to_ascii_lowercase())),
         (other, None) => Location::new(other.to_ascii_lowercase()),
     }
@@ -166,7 +169,11 @@ impl CrsState {
         let score = if inbound {
             score_of(
                 &self.waf_tx,
-                &["blocking_inbound_anomaly_score", "anomaly_score", "inbound_anomaly_score"],
+                &[
+                    "blocking_inbound_anomaly_score",
+                    "anomaly_score",
+                    "inbound_anomaly_score",
+                ],
             )
         } else {
             score_of(
@@ -189,8 +196,7 @@ impl CrsState {
                 String::new(),
             ),
         };
-        let status =
-            StatusCode::from_u16(interruption.status).unwrap_or(StatusCode::FORBIDDEN);
+        let status = StatusCode::from_u16(interruption.status).unwrap_or(StatusCode::FORBIDDEN);
         let title = if inbound {
             "Request blocked by the OWASP Core Rule Set"
         } else {

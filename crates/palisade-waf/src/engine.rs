@@ -2,6 +2,7 @@
 
 use crate::body::{self, MultipartFlags, Pair, UploadedFile, XmlDocument};
 use crate::operators::OpContext;
+use crate::prefilter::{LiteralHits, Prefilter};
 use crate::rules::{
     id_in, target_excludes, AllowScope, BodyProcessor, Ctl, Disruptive, EngineMode, IdRanges, Item,
     Rule, RuleSet, RuntimeAction, SetVarOp, SEVERITIES,
@@ -9,12 +10,11 @@ use crate::rules::{
 use crate::transforms;
 use crate::variables::{Macro, MacroPart, Selector, Target, Var};
 use std::borrow::Cow;
-use crate::prefilter::{LiteralHits, Prefilter};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, OnceLock};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// The request as seen on the wire, before any normalisation.
@@ -149,7 +149,9 @@ fn fast_hash(bytes: &[u8]) -> u64 {
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        hash = (hash ^ u64::from_le_bytes(word)).wrapping_mul(0x0100_0000_01b3).rotate_left(23);
+        hash = (hash ^ u64::from_le_bytes(word))
+            .wrapping_mul(0x0100_0000_01b3)
+            .rotate_left(23);
     }
     for &b in chunks.remainder() {
         hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
@@ -163,11 +165,14 @@ const IDENTITY_CHAIN: u32 = u32::MAX;
 /// Most bytes of transformed values kept per transaction.
 const TRANSFORM_CACHE_BYTES: usize = 4 << 20;
 
+/// Entries by (chain id, hash of the source value).
+type TransformMap = HashMap<(u32, u64), Vec<Arc<Transformed>>>;
+
 /// Transformed values by (chain, source value), shared by all rules that
 /// apply the same chain to the same value.
 #[derive(Debug, Default)]
 struct TransformCache {
-    entries: Mutex<(HashMap<(u32, u64), Vec<Arc<Transformed>>>, usize)>,
+    entries: Mutex<(TransformMap, usize)>,
 }
 
 impl Clone for TransformCache {
@@ -180,7 +185,12 @@ impl Clone for TransformCache {
 }
 
 impl TransformCache {
-    fn get(&self, chain_id: u32, chain: &[transforms::Transform], source: &[u8]) -> Arc<Transformed> {
+    fn get(
+        &self,
+        chain_id: u32,
+        chain: &[transforms::Transform],
+        source: &[u8],
+    ) -> Arc<Transformed> {
         let key = (chain_id, fast_hash(source));
         let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(found) = guard
@@ -233,8 +243,22 @@ impl Clone for AggregateCache {
 
 impl AggregateCache {
     fn clear(&self) {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
+}
+
+/// Whether `rule`'s operator can match a value with these literals and bytes.
+fn may_match(rule: &Rule, hits: &LiteralHits) -> bool {
+    rule.literal_ids
+        .as_ref()
+        .is_none_or(|ids| hits.contains_any(ids))
+        && rule
+            .required_bytes
+            .as_ref()
+            .is_none_or(|set| hits.contains_any_byte(set))
 }
 
 /// Collections that rules cannot modify during a phase.
@@ -361,7 +385,11 @@ fn flag(value: bool) -> Cow<'static, [u8]> {
 /// Detects the body processor from the `Content-Type` media type.
 fn processor_for(content_type: &[u8]) -> Option<BodyProcessor> {
     let lower = content_type.to_ascii_lowercase();
-    let essence = lower.split(|&b| b == b';').next().unwrap_or(&[]).trim_ascii();
+    let essence = lower
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or(&[])
+        .trim_ascii();
     if essence == b"application/x-www-form-urlencoded" {
         Some(BodyProcessor::UrlEncoded)
     } else if essence == b"multipart/form-data" {
@@ -919,17 +947,21 @@ impl WafTransaction {
 
     fn find_hits(&self, root: &Rule, rule: &Rule) -> Vec<Hit> {
         let mut values = Vec::new();
-        let prefiltered = match (&rule.literal_ids, &self.rules.prefilter) {
-            (Some(ids), Some(prefilter)) if !rule.operator.negated && !rule.multi_match => {
-                Some((ids, prefilter))
+        let prefiltered = match &self.rules.prefilter {
+            Some(prefilter)
+                if (rule.literal_ids.is_some() || rule.required_bytes.is_some())
+                    && !rule.operator.negated
+                    && !rule.multi_match =>
+            {
+                Some(prefilter)
             }
             _ => None,
         };
         for target in &rule.targets {
-            if let Some((ids, prefilter)) = prefiltered {
+            if let Some(prefilter) = prefiltered {
                 if !target.count
                     && is_stable_collection(target.var)
-                    && !self.aggregate_hits(target.var, rule, prefilter).contains_any(ids)
+                    && !may_match(rule, &self.aggregate_hits(target.var, rule, prefilter))
                 {
                     continue;
                 }
@@ -957,21 +989,31 @@ impl WafTransaction {
             }
             let want_captures = rule.capture && !rule.operator.negated;
             if !rule.multi_match {
-                let transformed = self
-                    .cache
-                    .get(rule.transform_chain, &rule.transforms, &value.value);
-                let excluded_by_prefilter = match (&rule.literal_ids, &self.rules.prefilter) {
-                    (Some(ids), Some(prefilter)) => !transformed
-                        .hits
-                        .get_or_init(|| prefilter.scan(&transformed.value))
-                        .contains_any(ids),
+                let transformed =
+                    self.cache
+                        .get(rule.transform_chain, &rule.transforms, &value.value);
+                let excluded_by_prefilter = match &self.rules.prefilter {
+                    Some(prefilter)
+                        if rule.literal_ids.is_some() || rule.required_bytes.is_some() =>
+                    {
+                        !may_match(
+                            rule,
+                            transformed
+                                .hits
+                                .get_or_init(|| prefilter.scan(&transformed.value)),
+                        )
+                    }
                     _ => false,
                 };
                 let mut groups = Vec::new();
                 let operator_matched = !excluded_by_prefilter && {
                     let mut ctx = OpContext {
                         expand: &expand,
-                        captures: if want_captures { Some(&mut groups) } else { None },
+                        captures: if want_captures {
+                            Some(&mut groups)
+                        } else {
+                            None
+                        },
                     };
                     rule.operator.evaluate(&transformed.value, &mut ctx)
                 };
@@ -998,7 +1040,11 @@ impl WafTransaction {
                 let mut groups = Vec::new();
                 let mut ctx = OpContext {
                     expand: &expand,
-                    captures: if want_captures { Some(&mut groups) } else { None },
+                    captures: if want_captures {
+                        Some(&mut groups)
+                    } else {
+                        None
+                    },
                 };
                 let matched = rule.operator.evaluate(&candidate, &mut ctx) != rule.operator.negated;
                 if matched {
@@ -1257,9 +1303,18 @@ impl WafTransaction {
             Var::MultipartName => scalar(out, Cow::Borrowed(&self.multipart_name)),
             Var::MultipartStrictError => {
                 let f = &self.multipart_flags;
-                scalar(out, flag(f.any() || (self.body_processor == Some(BodyProcessor::Multipart) && self.reqbody_error)))
+                scalar(
+                    out,
+                    flag(
+                        f.any()
+                            || (self.body_processor == Some(BodyProcessor::Multipart)
+                                && self.reqbody_error),
+                    ),
+                )
             }
-            Var::MultipartUnmatchedBoundary => scalar(out, flag(self.multipart_flags.unmatched_boundary)),
+            Var::MultipartUnmatchedBoundary => {
+                scalar(out, flag(self.multipart_flags.unmatched_boundary))
+            }
             Var::MultipartBoundaryQuoted => scalar(out, flag(self.multipart_flags.boundary_quoted)),
             Var::MultipartBoundaryWhitespace => {
                 scalar(out, flag(self.multipart_flags.boundary_whitespace))
@@ -1309,7 +1364,9 @@ impl WafTransaction {
                 }
             }
             Var::Tx | Var::Ip | Var::Global | Var::Session | Var::User | Var::Resource => {
-                let Some(index) = collection_index(var) else { return };
+                let Some(index) = collection_index(var) else {
+                    return;
+                };
                 let map = &self.collections[index];
                 match sel {
                     Selector::Key(k) => {
@@ -1343,7 +1400,9 @@ impl WafTransaction {
                     (b"phase", rule.phase.to_string().into_bytes()),
                     (
                         b"severity",
-                        rule.severity.map(|s| s.to_string().into_bytes()).unwrap_or_default(),
+                        rule.severity
+                            .map(|s| s.to_string().into_bytes())
+                            .unwrap_or_default(),
                     ),
                     (
                         b"msg",
@@ -1498,5 +1557,8 @@ fn parse_cookies(header: &[u8]) -> Vec<Pair> {
 
 /// The severity name for a numeric severity.
 pub fn severity_name(severity: u8) -> &'static str {
-    SEVERITIES.get(usize::from(severity)).copied().unwrap_or("UNKNOWN")
+    SEVERITIES
+        .get(usize::from(severity))
+        .copied()
+        .unwrap_or("UNKNOWN")
 }

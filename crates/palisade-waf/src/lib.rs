@@ -179,7 +179,11 @@ pub struct Waf {
 
 fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let rules_sub = dir.join("rules");
-    let base = if rules_sub.is_dir() { rules_sub } else { dir.to_path_buf() };
+    let base = if rules_sub.is_dir() {
+        rules_sub
+    } else {
+        dir.to_path_buf()
+    };
     let entries = std::fs::read_dir(&base).map_err(|source| LoadError::Io {
         path: base.clone(),
         location: None,

@@ -138,7 +138,9 @@ fn parse_ip_list<'a>(items: impl Iterator<Item = &'a str>) -> Result<Vec<IpNet>,
         let net = match item.parse::<IpNet>() {
             Ok(n) => n,
             Err(_) => {
-                let ip: IpAddr = item.parse().map_err(|_| format!("bad IP address `{item}`"))?;
+                let ip: IpAddr = item
+                    .parse()
+                    .map_err(|_| format!("bad IP address `{item}`"))?;
                 IpNet::from(ip)
             }
         };
@@ -216,7 +218,10 @@ pub fn compile(text: &str, rule_dir: &Path) -> Result<Compiled, String> {
             if phrases.is_empty() {
                 return Err("@pmFromFile found no phrases".into());
             }
-            (OpKind::Pm(Box::new(phrase_matcher(&phrases)?)), "pmFromFile")
+            (
+                OpKind::Pm(Box::new(phrase_matcher(&phrases)?)),
+                "pmFromFile",
+            )
         }
         "streq" => (OpKind::StrEq(macro_param()?), "streq"),
         "contains" => (OpKind::Contains(macro_param()?), "contains"),
@@ -238,7 +243,10 @@ pub fn compile(text: &str, rule_dir: &Path) -> Result<Compiled, String> {
                 "ipMatchFromFile",
             )
         }
-        "validatebyterange" => (OpKind::ValidateByteRange(byte_ranges(param)?), "validateByteRange"),
+        "validatebyterange" => (
+            OpKind::ValidateByteRange(byte_ranges(param)?),
+            "validateByteRange",
+        ),
         "validateurlencoding" => (OpKind::ValidateUrlEncoding, "validateUrlEncoding"),
         "validateutf8encoding" => (OpKind::ValidateUtf8Encoding, "validateUtf8Encoding"),
         "detectsqli" => (OpKind::DetectSqli, "detectSQLi"),
@@ -356,9 +364,7 @@ impl Operator {
                 .ok()
                 .and_then(|s| s.trim().parse::<IpAddr>().ok())
                 .is_some_and(|ip| nets.iter().any(|n| n.contains(&ip))),
-            OpKind::ValidateByteRange(allowed) => {
-                input.iter().any(|&b| !allowed[usize::from(b)])
-            }
+            OpKind::ValidateByteRange(allowed) => input.iter().any(|&b| !allowed[usize::from(b)]),
             OpKind::ValidateUrlEncoding => invalid_url_encoding(input),
             OpKind::ValidateUtf8Encoding => std::str::from_utf8(input).is_err(),
             OpKind::DetectSqli => match palisade_detect::sqli::detect_sqli(input) {

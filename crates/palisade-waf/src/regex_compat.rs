@@ -162,7 +162,8 @@ pub fn translate(pcre: &str) -> Result<Translated, String> {
                         i += 3;
                         continue;
                     }
-                    if rest.starts_with("P<") || (rest.starts_with('<') && !rest.starts_with("<=")) {
+                    if rest.starts_with("P<") || (rest.starts_with('<') && !rest.starts_with("<="))
+                    {
                         let skip = if rest.starts_with('P') { 4 } else { 3 };
                         captured.push(None);
                         groups.push(Group {
@@ -180,7 +181,10 @@ pub fn translate(pcre: &str) -> Result<Translated, String> {
                         || rest.starts_with('&')
                         || rest.starts_with("P>")
                         || rest.starts_with("P=")
-                        || rest.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '+')
+                        || rest
+                            .chars()
+                            .next()
+                            .is_some_and(|c| c.is_ascii_digit() || c == '+')
                     {
                         return Err(format!("unsupported PCRE group construct (?{rest}"));
                     }
@@ -419,7 +423,9 @@ fn translate_escape(
                     .iter()
                     .take_while(|c| c.is_ascii_digit())
                     .collect();
-                digits.parse::<usize>().map_or(true, |n| n > captured.len() && digits.len() > 1)
+                digits
+                    .parse::<usize>()
+                    .map_or(true, |n| n > captured.len() && digits.len() > 1)
             };
             if is_octal {
                 let mut j = i + 1;
@@ -527,7 +533,11 @@ fn translate_class(chars: &[char], i: usize, out: &mut String) -> Result<usize, 
                     Some('d' | 'D' | 'w' | 'W' | 's' | 'S' | 'h' | 'H' | 'v' | 'V' | 'p' | 'P')
                 );
                 j = translate_escape(chars, j, out, true, &[], &mut unused)?;
-                previous = if is_set { ClassItem::Set } else { after_single(previous) };
+                previous = if is_set {
+                    ClassItem::Set
+                } else {
+                    after_single(previous)
+                };
             }
             '-' => {
                 let next_closes = chars.get(j + 1) == Some(&']');

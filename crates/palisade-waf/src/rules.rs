@@ -151,6 +151,8 @@ pub struct Rule {
     /// Prefilter literal ids: when none occurs in a value, the operator
     /// cannot match it. `None` when the operator has no such literals.
     pub literal_ids: Option<Vec<u32>>,
+    /// Bytes of which any matching value contains one.
+    pub required_bytes: Option<prefilter::ByteSet>,
 }
 
 impl Rule {
@@ -160,7 +162,8 @@ impl Rule {
 
     /// Severity as a number 0 (emergency) to 7 (debug).
     pub fn severity_name(&self) -> Option<&'static str> {
-        self.severity.and_then(|s| SEVERITIES.get(usize::from(s)).copied())
+        self.severity
+            .and_then(|s| SEVERITIES.get(usize::from(s)).copied())
     }
 }
 
@@ -286,7 +289,12 @@ fn err(directive: &Directive, message: impl Into<String>) -> LoadError {
 }
 
 fn on_off(directive: &Directive) -> Result<bool, LoadError> {
-    match directive.args.first().map(|a| a.to_ascii_lowercase()).as_deref() {
+    match directive
+        .args
+        .first()
+        .map(|a| a.to_ascii_lowercase())
+        .as_deref()
+    {
         Some("on") => Ok(true),
         Some("off") => Ok(false),
         _ => Err(err(directive, "expected On or Off")),
@@ -330,7 +338,9 @@ pub fn split_actions(text: &str) -> Result<Vec<(String, Option<String>)>, String
             continue;
         }
         match piece.split_once(':') {
-            Some((name, value)) => out.push((name.trim().to_string(), Some(value.trim().to_string()))),
+            Some((name, value)) => {
+                out.push((name.trim().to_string(), Some(value.trim().to_string())))
+            }
             None => out.push((piece.to_string(), None)),
         }
     }
@@ -348,8 +358,14 @@ fn parse_id_ranges(text: &str) -> Result<IdRanges, String> {
             Some((a, b)) => (a, b),
             None => (part, part),
         };
-        let lo: u64 = lo.trim().parse().map_err(|_| format!("bad rule id `{part}`"))?;
-        let hi: u64 = hi.trim().parse().map_err(|_| format!("bad rule id `{part}`"))?;
+        let lo: u64 = lo
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad rule id `{part}`"))?;
+        let hi: u64 = hi
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad rule id `{part}`"))?;
         ranges.push((lo, hi));
     }
     Ok(ranges)
@@ -543,17 +559,25 @@ fn parse_actions(text: &str) -> Result<ParsedActions, String> {
             "multimatch" => p.multi_match = true,
             "log" => p.log = Some(true),
             "nolog" => p.log = Some(false),
-            "auditlog" | "noauditlog" | "sanitisematched" | "sanitizematched"
-            | "sanitisearg" | "sanitizearg" | "sanitiserequestheader"
-            | "sanitizerequestheader" | "sanitiseresponseheader"
-            | "sanitizeresponseheader" | "sanitisematchedbytes" | "sanitizematchedbytes" => {}
+            "auditlog"
+            | "noauditlog"
+            | "sanitisematched"
+            | "sanitizematched"
+            | "sanitisearg"
+            | "sanitizearg"
+            | "sanitiserequestheader"
+            | "sanitizerequestheader"
+            | "sanitiseresponseheader"
+            | "sanitizeresponseheader"
+            | "sanitisematchedbytes"
+            | "sanitizematchedbytes" => {}
             "t" => {
                 let t = need("t")?;
                 if t.eq_ignore_ascii_case("none") {
                     p.transforms = Some(Vec::new());
                 } else {
-                    let transform =
-                        Transform::from_name(&t).ok_or_else(|| format!("unsupported transformation t:{t}"))?;
+                    let transform = Transform::from_name(&t)
+                        .ok_or_else(|| format!("unsupported transformation t:{t}"))?;
                     p.transforms.get_or_insert_with(Vec::new).push(transform);
                 }
             }
@@ -565,7 +589,9 @@ fn parse_actions(text: &str) -> Result<ParsedActions, String> {
                 need("initcol")?;
                 p.actions.push(RuntimeAction::InitCol);
             }
-            "ctl" => p.actions.push(RuntimeAction::Ctl(parse_ctl(&need("ctl")?)?)),
+            "ctl" => p
+                .actions
+                .push(RuntimeAction::Ctl(parse_ctl(&need("ctl")?)?)),
             "skip" => p.actions.push(RuntimeAction::Skip(
                 need("skip")?
                     .parse()
@@ -602,9 +628,9 @@ pub struct Builder {
 
 #[derive(Debug)]
 enum Removal {
-    ById(IdRanges),
-    ByTag(Box<regex::bytes::Regex>),
-    ByMsg(Box<regex::bytes::Regex>),
+    Ids(IdRanges),
+    Tag(Box<regex::bytes::Regex>),
+    Msg(Box<regex::bytes::Regex>),
 }
 
 #[derive(Debug)]
@@ -648,7 +674,11 @@ impl Builder {
             let root = &self.open_chain[0];
             return Err(err(
                 d,
-                format!("rule {} at {} ends with `chain` but no SecRule follows", root.id, root.location()),
+                format!(
+                    "rule {} at {} ends with `chain` but no SecRule follows",
+                    root.id,
+                    root.location()
+                ),
             ));
         }
         match name.as_str() {
@@ -698,7 +728,8 @@ impl Builder {
             "secrequestbodyaccess" => self.request_body_access = on_off(d)?,
             "secresponsebodyaccess" => self.response_body_access = on_off(d)?,
             "secrequestbodylimit" => {
-                self.request_body_limit = need(0)?.parse().map_err(|_| err(d, "expected a number"))?
+                self.request_body_limit =
+                    need(0)?.parse().map_err(|_| err(d, "expected a number"))?
             }
             "secresponsebodylimit" => {
                 self.response_body_limit =
@@ -712,8 +743,12 @@ impl Builder {
                 }
             }
             "secresponsebodymimetype" => {
-                self.response_body_mime_types =
-                    d.args.iter().flat_map(|a| a.split_whitespace()).map(str::to_ascii_lowercase).collect()
+                self.response_body_mime_types = d
+                    .args
+                    .iter()
+                    .flat_map(|a| a.split_whitespace())
+                    .map(str::to_ascii_lowercase)
+                    .collect()
             }
             "secargumentseparator" => {
                 let sep = need(0)?;
@@ -725,15 +760,15 @@ impl Builder {
             "seccomponentsignature" => self.component_signatures.push(need(0)?.to_string()),
             "secruleremovebyid" => {
                 let ranges = parse_id_ranges(&d.args.join(" ")).map_err(|m| err(d, m))?;
-                self.removals.push((d.clone(), Removal::ById(ranges)));
+                self.removals.push((d.clone(), Removal::Ids(ranges)));
             }
             "secruleremovebytag" => {
                 let re = text_regex(need(0)?).map_err(|m| err(d, m))?;
-                self.removals.push((d.clone(), Removal::ByTag(re)));
+                self.removals.push((d.clone(), Removal::Tag(re)));
             }
             "secruleremovebymsg" => {
                 let re = text_regex(need(0)?).map_err(|m| err(d, m))?;
-                self.removals.push((d.clone(), Removal::ByMsg(re)));
+                self.removals.push((d.clone(), Removal::Msg(re)));
             }
             "secruleupdatetargetbyid" | "secruleupdatetargetbytag" | "secruleupdatetargetbymsg" => {
                 let targets = parse_targets(need(1)?).map_err(|m| err(d, m))?;
@@ -771,7 +806,8 @@ impl Builder {
                 if parsed.id.is_some() || parsed.phase.is_some() || parsed.chain {
                     return Err(err(d, "cannot update id, phase or chain"));
                 }
-                self.updates.push((d.clone(), Update::ActionsById(id, Box::new(parsed))));
+                self.updates
+                    .push((d.clone(), Update::ActionsById(id, Box::new(parsed))));
             }
             other if IGNORED_DIRECTIVES.contains(&other) => {}
             _ => return Err(err(d, format!("unsupported directive `{}`", d.name))),
@@ -802,7 +838,10 @@ impl Builder {
         };
         if !in_chain {
             if let Some(previous) = self.ids.insert(id, d.location()) {
-                return Err(err(d, format!("duplicate rule id {id} (first at {previous})")));
+                return Err(err(
+                    d,
+                    format!("duplicate rule id {id} (first at {previous})"),
+                ));
             }
         }
         let defaults = &self.defaults[usize::from(phase - 1)];
@@ -850,7 +889,11 @@ impl Builder {
             disruptive: if in_chain {
                 parsed.disruptive
             } else {
-                Some(parsed.disruptive.unwrap_or_else(|| defaults.disruptive.clone()))
+                Some(
+                    parsed
+                        .disruptive
+                        .unwrap_or_else(|| defaults.disruptive.clone()),
+                )
             },
             status: parsed.status.or(defaults.status),
             capture: parsed.capture,
@@ -861,6 +904,7 @@ impl Builder {
             chain: None,
             transform_chain: 0,
             literal_ids: None,
+            required_bytes: None,
         };
         if in_chain && new_rule.disruptive.is_some() {
             return Err(err(d, "a chained rule cannot carry a disruptive action"));
@@ -904,9 +948,9 @@ impl Builder {
                 phase.retain(|item| match item {
                     Item::Marker(_) => true,
                     Item::Rule(rule) => !match removal {
-                        Removal::ById(ranges) => id_in(ranges, rule.id),
-                        Removal::ByTag(re) => rule.tags.iter().any(|t| re.is_match(t.as_bytes())),
-                        Removal::ByMsg(re) => rule
+                        Removal::Ids(ranges) => id_in(ranges, rule.id),
+                        Removal::Tag(re) => rule.tags.iter().any(|t| re.is_match(t.as_bytes())),
+                        Removal::Msg(re) => rule
                             .msg
                             .as_ref()
                             .and_then(Macro::as_literal)
@@ -959,17 +1003,21 @@ impl Builder {
                 let Item::Rule(rule) = item else { continue };
                 let mut link = Some(Arc::make_mut(rule));
                 while let Some(current) = link {
-                    current.transform_chain = match chains.iter().position(|c| *c == current.transforms) {
-                        Some(p) => p as u32,
-                        None => {
-                            chains.push(current.transforms.clone());
-                            (chains.len() - 1) as u32
-                        }
-                    };
+                    current.transform_chain =
+                        match chains.iter().position(|c| *c == current.transforms) {
+                            Some(p) => p as u32,
+                            None => {
+                                chains.push(current.transforms.clone());
+                                (chains.len() - 1) as u32
+                            }
+                        };
                     if let OpKind::Rx(re) = &current.operator.kind {
                         if !current.multi_match {
                             if let Some(found) = prefilter::required_literals(re.as_str()) {
                                 current.literal_ids = Some(literals.add(found));
+                            }
+                            current.required_bytes = prefilter::required_bytes(re.as_str());
+                            if current.literal_ids.is_some() || current.required_bytes.is_some() {
                                 prefiltered_operators += 1;
                             }
                         }
@@ -1008,8 +1056,11 @@ impl Builder {
 
 fn update_targets(rule: &mut Rule, targets: &[Target], replaced: Option<&[Target]>) {
     if let Some(replaced) = replaced {
-        rule.targets
-            .retain(|t| !replaced.iter().any(|r| r.var == t.var && r.selector == t.selector));
+        rule.targets.retain(|t| {
+            !replaced
+                .iter()
+                .any(|r| r.var == t.var && r.selector == t.selector)
+        });
     }
     for t in targets {
         if t.exclude {

@@ -239,7 +239,8 @@ mod tests {
 
     #[test]
     fn unterminated_quote_is_located() {
-        let err = parse_text("\nSecRule ARGS \"@rx a", &Arc::from(Path::new("x.conf"))).unwrap_err();
+        let err =
+            parse_text("\nSecRule ARGS \"@rx a", &Arc::from(Path::new("x.conf"))).unwrap_err();
         assert!(err.to_string().contains("x.conf:2"), "{err}");
     }
 }

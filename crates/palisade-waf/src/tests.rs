@@ -15,7 +15,11 @@ fn run(waf: &Waf, request: &RequestInput, body: &[u8]) -> WafTransaction {
 }
 
 fn ids(tx: &WafTransaction) -> Vec<u64> {
-    tx.matched_rules().iter().filter(|m| m.logged).map(|m| m.id).collect()
+    tx.matched_rules()
+        .iter()
+        .filter(|m| m.logged)
+        .map(|m| m.id)
+        .collect()
 }
 
 #[test]
@@ -37,7 +41,9 @@ SecRule REQUEST_HEADERS_NAMES "@rx ^(x-.*)$" "id:11,phase:1,pass,capture,t:lower
   SecRule TX:/^hdr_/ "@within /x-bad/ /x-worse/" "setvar:tx.score=+5"
 SecRule TX:score "@ge 5" "id:12,phase:1,deny,status:418,msg:'score %{tx.score}'"
 "#);
-    let request = RequestInput::new("GET", "/").header("X-Bad", "1").header("Accept", "x");
+    let request = RequestInput::new("GET", "/")
+        .header("X-Bad", "1")
+        .header("Accept", "x");
     let tx = run(&w, &request, b"");
     assert_eq!(ids(&tx), vec![11, 12]);
     let interruption = tx.interruption().unwrap();
@@ -73,7 +79,10 @@ SecRule ARGS "@rx ." "id:35,phase:1,pass"
     assert_eq!(ids(&tx), vec![31]);
     let tx = run(&w, &RequestInput::new("GET", "/x?a=1&b=2"), b"");
     assert_eq!(ids(&tx), vec![31, 33, 35]);
-    assert_eq!(tx.matched_rules().last().unwrap().matched_var_name, "ARGS:b");
+    assert_eq!(
+        tx.matched_rules().last().unwrap().matched_var_name,
+        "ARGS:b"
+    );
 }
 
 #[test]
@@ -85,29 +94,61 @@ SecRule REQBODY_ERROR "!@eq 0" "id:42,phase:2,pass"
 SecRule ARGS_POST:a "@streq 1" "id:43,phase:2,pass"
 "#);
     let json = RequestInput::new("POST", "/").header("Content-Type", "application/json");
-    assert_eq!(ids(&run(&w, &json, br#"{"user":{"name":"bob"}}"#)), vec![40]);
+    assert_eq!(
+        ids(&run(&w, &json, br#"{"user":{"name":"bob"}}"#)),
+        vec![40]
+    );
     assert_eq!(ids(&run(&w, &json, b"{oops")), vec![42]);
     let xml = RequestInput::new("POST", "/").header("Content-Type", "text/xml");
     assert_eq!(ids(&run(&w, &xml, b"<a><b>hello</b></a>")), vec![41]);
-    let form = RequestInput::new("POST", "/").header("Content-Type", "application/x-www-form-urlencoded");
+    let form =
+        RequestInput::new("POST", "/").header("Content-Type", "application/x-www-form-urlencoded");
     assert_eq!(ids(&run(&w, &form, b"a=1")), vec![43]);
 }
 
 #[test]
 fn load_errors_are_located() {
-    let e = Waf::from_text("SecRule ARGS \"@rx a\" \"id:1,pass\"\nSecFoo bar\n", Path::new("f.conf")).unwrap_err();
+    let e = Waf::from_text(
+        "SecRule ARGS \"@rx a\" \"id:1,pass\"\nSecFoo bar\n",
+        Path::new("f.conf"),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("f.conf:2"), "{e}");
-    let e = Waf::from_text("SecRule ARGS \"@bogus a\" \"id:1,pass\"\n", Path::new("f.conf")).unwrap_err();
+    let e = Waf::from_text(
+        "SecRule ARGS \"@bogus a\" \"id:1,pass\"\n",
+        Path::new("f.conf"),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("unsupported operator"), "{e}");
-    let e = Waf::from_text("SecRule NOPE \"@rx a\" \"id:1,pass\"\n", Path::new("f.conf")).unwrap_err();
+    let e = Waf::from_text(
+        "SecRule NOPE \"@rx a\" \"id:1,pass\"\n",
+        Path::new("f.conf"),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("unknown variable"), "{e}");
-    let e = Waf::from_text("SecRule ARGS \"@rx a\" \"id:1,pass,t:nope\"\n", Path::new("f.conf")).unwrap_err();
+    let e = Waf::from_text(
+        "SecRule ARGS \"@rx a\" \"id:1,pass,t:nope\"\n",
+        Path::new("f.conf"),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("transformation"), "{e}");
-    let e = Waf::from_text("SecRule ARGS \"@rx a\" \"id:1,pass,chain\"\n", Path::new("f.conf")).unwrap_err();
+    let e = Waf::from_text(
+        "SecRule ARGS \"@rx a\" \"id:1,pass,chain\"\n",
+        Path::new("f.conf"),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("chain"), "{e}");
-    let e = Waf::from_text("SecRule ARGS \"@rx a\" \"id:1,pass\"\nSecRule ARGS \"@rx a\" \"id:1,pass\"\n", Path::new("f.conf")).unwrap_err();
+    let e = Waf::from_text(
+        "SecRule ARGS \"@rx a\" \"id:1,pass\"\nSecRule ARGS \"@rx a\" \"id:1,pass\"\n",
+        Path::new("f.conf"),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("duplicate"), "{e}");
-    assert!(Waf::from_text("SecAuditEngine On\nSecDebugLogLevel 0\n", Path::new("f.conf")).is_ok());
+    assert!(Waf::from_text(
+        "SecAuditEngine On\nSecDebugLogLevel 0\n",
+        Path::new("f.conf")
+    )
+    .is_ok());
 }
 
 #[test]
@@ -132,8 +173,12 @@ SecRule TX:anomaly_score "@ge 5" "id:949110,phase:2,deny,status:403,msg:'Inbound
     let block = &tx.findings[1];
     assert_eq!(block.rule_id, "949110");
     assert_eq!(block.score, 5);
-    assert_eq!(block.enforcement.as_ref().unwrap().status, http::StatusCode::FORBIDDEN);
-    let decision = palisade_core::DecisionPolicy::default().decide(Phase::RequestBody, &tx.findings);
+    assert_eq!(
+        block.enforcement.as_ref().unwrap().status,
+        http::StatusCode::FORBIDDEN
+    );
+    let decision =
+        palisade_core::DecisionPolicy::default().decide(Phase::RequestBody, &tx.findings);
     assert_eq!(decision.action, palisade_core::Action::Blocked);
 }
 
@@ -144,4 +189,33 @@ fn detection_only_reports_without_enforcing() {
     let tx = run(&w, &RequestInput::new("GET", "/?a=x"), b"");
     assert!(tx.interruption().is_none());
     assert_eq!(ids(&tx), vec![1]);
+}
+
+proptest::proptest! {
+    #[test]
+    fn seclang_loading_never_panics(text in "[ -~\\n\\\\\"']{0,200}") {
+        let _ = Waf::from_text(&text, Path::new("prop.conf"));
+    }
+
+    #[test]
+    fn rule_text_never_panics(targets in "[A-Z_:!&|/'a-z.*]{1,30}", op in "[ -~]{0,40}", actions in "[ -~]{0,60}") {
+        let text = format!("SecRule {targets} \"{}\" \"id:1,{}\"\n", op.replace('"', ""), actions.replace('"', ""));
+        let _ = Waf::from_text(&text, Path::new("prop.conf"));
+    }
+
+    #[test]
+    fn pcre_translation_never_panics(pattern in "[ -~]{0,60}") {
+        let _ = regex_compat::compile(&pattern);
+        let _ = prefilter::required_literals(&pattern);
+    }
+
+    #[test]
+    fn evaluation_never_panics(uri in "/[ -~]{0,60}", body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), ct in "(application/json|text/xml|multipart/form-data; boundary=x|application/x-www-form-urlencoded)") {
+        let w = waf(r#"
+SecRule ARGS|ARGS_NAMES|REQUEST_HEADERS|XML:/*|REQUEST_BODY|FILES "@rx (?i)a.b" "id:1,phase:2,pass,capture,t:urlDecodeUni,t:htmlEntityDecode,setvar:tx.x=+1"
+SecRule MULTIPART_STRICT_ERROR|REQBODY_ERROR "!@eq 0" "id:2,phase:2,pass"
+"#);
+        let request = RequestInput::new("POST", &uri).header("Content-Type", &ct);
+        let _ = run(&w, &request, &body);
+    }
 }

@@ -329,7 +329,10 @@ fn html_entity_decode(input: &[u8]) -> Vec<u8> {
                 continue;
             }
         } else {
-            let name_len = rest.iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+            let name_len = rest
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count();
             let name = rest[..name_len].to_ascii_lowercase();
             let decoded = match name.as_slice() {
                 b"quot" => Some(b'"'),
@@ -440,7 +443,10 @@ fn css_decode(input: &[u8]) -> Vec<u8> {
             out.push(unicode_to_byte(value));
             i += 1 + hex_len;
             // One whitespace character after a hex escape is part of it.
-            if input.get(i).is_some_and(|&b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0C)) {
+            if input
+                .get(i)
+                .is_some_and(|&b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0C))
+            {
                 i += 1;
             }
         } else if next == b'\n' {
@@ -781,7 +787,10 @@ mod tests {
     #[test]
     fn html_entities() {
         assert_eq!(
-            t("htmlEntityDecode", b"&lt;a&gt; &#x41;&#66 &quot;&amp;&nbsp;&bogus;"),
+            t(
+                "htmlEntityDecode",
+                b"&lt;a&gt; &#x41;&#66 &quot;&amp;&nbsp;&bogus;"
+            ),
             b"<a> AB \"&\xA0&bogus;".to_vec()
         );
     }
@@ -794,7 +803,10 @@ mod tests {
 
     #[test]
     fn cmd_line_normalisation() {
-        assert_eq!(t("cmdLine", b"C^AT  /ETC/\"pass\"wd ;, ls ("), b"cat/etc/passwd ls(");
+        assert_eq!(
+            t("cmdLine", b"C^AT  /ETC/\"pass\"wd ;, ls ("),
+            b"cat/etc/passwd ls("
+        );
     }
 
     #[test]
@@ -843,7 +855,10 @@ mod tests {
             hex::encode(t("sha1", b"abc")),
             "a9993e364706816aba3e25717850c26c9cd0d89d"
         );
-        assert_eq!(hex::encode(t("md5", b"abc")), "900150983cd24fb0d6963f7d28e17f72");
+        assert_eq!(
+            hex::encode(t("md5", b"abc")),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
     }
 
     proptest::proptest! {

@@ -345,7 +345,10 @@ mod tests {
 
     #[test]
     fn target_lists() {
-        let t = parse_targets("REQUEST_COOKIES|!REQUEST_COOKIES:/__utm/|&ARGS|ARGS:foo|XML:/*|TX:'/^a|b/'").unwrap();
+        let t = parse_targets(
+            "REQUEST_COOKIES|!REQUEST_COOKIES:/__utm/|&ARGS|ARGS:foo|XML:/*|TX:'/^a|b/'",
+        )
+        .unwrap();
         assert_eq!(t.len(), 6);
         assert!(t[1].exclude);
         assert!(matches!(t[1].selector, Selector::Regex(_)));
@@ -369,6 +372,9 @@ mod tests {
             }
         );
         assert!(Macro::parse("%{nope.x}").is_err());
-        assert_eq!(Macro::parse("plain").unwrap().as_literal(), Some(&b"plain"[..]));
+        assert_eq!(
+            Macro::parse("plain").unwrap().as_literal(),
+            Some(&b"plain"[..])
+        );
     }
 }

@@ -217,6 +217,8 @@ fn build_runtime(
     let mut rt = Runtime::build(config, &detectors_for, events, &upstream_tls, generation)
         .map_err(|e| anyhow!(e))?;
     rt.access_log_sample = sample;
+    rt.access = crate::access::Access::build(config, base)?
+        .map(|a| a as Arc<dyn palisade_proxy::AccessControl>);
     Ok(rt)
 }
 

@@ -2,6 +2,7 @@
 //! configuration (listeners, pipeline, events, admin, reload), shared by the
 //! `palisade` command, the demo and the integration tests.
 
+pub mod access;
 pub mod assemble;
 pub mod demo;
 

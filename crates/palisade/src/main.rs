@@ -49,6 +49,9 @@ struct ServeArgs {
     /// OpenAPI 3.0/3.1 document to enforce (positive security).
     #[arg(long)]
     openapi: Option<PathBuf>,
+    /// Share rate limits and brute-force counters through this Redis (redis://host:port).
+    #[arg(long)]
+    redis: Option<String>,
     /// SQLite event store path ("" disables it).
     #[arg(long)]
     events_db: Option<PathBuf>,
@@ -157,6 +160,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             mode: args.mode,
             admin: args.admin,
             openapi: args.openapi.clone(),
+            redis: args.redis.clone(),
         },
         events: Some(events_config(
             args.events_db.clone(),
@@ -202,7 +206,7 @@ async fn wait_for_signals(_gw: &palisade::RunningGateway) -> Result<()> {
     Ok(())
 }
 
-fn check_config(file: &PathBuf) -> Result<()> {
+fn check_config(file: &std::path::Path) -> Result<()> {
     let config = Config::load(file).map_err(|e| anyhow!("{e}"))?;
     println!("{}: valid", file.display());
     for l in &config.listeners {
@@ -268,6 +272,7 @@ async fn demo(args: DemoArgs) -> Result<()> {
             mode: Some(Mode::Block),
             admin: Some(args.admin),
             openapi: None,
+            redis: None,
         },
         events: Some(events_config(Some(args.events_db.clone()), None)),
     };
@@ -376,7 +381,7 @@ fn events(cmd: EventsCommand) -> Result<()> {
     }
 }
 
-fn open_store(db: &PathBuf) -> Result<EventStore> {
+fn open_store(db: &std::path::Path) -> Result<EventStore> {
     if !db.exists() {
         bail!(
             "{}: no event store here (is Palisade writing elsewhere? see --db)",

@@ -47,6 +47,38 @@ impl Harness {
         }
     }
 
+    /// Demo API plus a gateway started from an existing config file, with
+    /// `--upstream` (the demo API) and optionally `--redis`.
+    pub async fn with_config_file(path: PathBuf, redis: Option<String>) -> Harness {
+        let (api_addr, api) = palisade_demo::spawn_on_loopback().await.expect("demo api");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let events = EventsConfig {
+            sqlite_path: Some(dir.path().join("events.db")),
+            ..EventsConfig::default()
+        };
+        let gw = start(Options {
+            config_path: Some(path),
+            overrides: Overrides {
+                listen: Some("127.0.0.1:0".parse().expect("addr")),
+                upstream: Some(format!("http://{api_addr}")),
+                admin: Some("127.0.0.1:0".parse().expect("addr")),
+                redis,
+                ..Overrides::default()
+            },
+            events: Some(events),
+        })
+        .await
+        .expect("gateway starts");
+        let addr = gw.listen_addrs[0];
+        Harness {
+            gw,
+            api,
+            api_addr,
+            addr,
+            dir,
+        }
+    }
+
     pub async fn new() -> Harness {
         Harness::with_config("").await
     }
@@ -81,6 +113,7 @@ pub async fn start_gateway(
             mode: None,
             admin: Some("127.0.0.1:0".parse().expect("addr")),
             openapi: None,
+            redis: None,
         },
         events: Some(events),
     })
@@ -157,4 +190,55 @@ pub async fn raw_exchange(addr: SocketAddr, bytes: &[u8], wait: Duration) -> Str
 pub async fn metrics(gw: &RunningGateway) -> String {
     let admin = gw.admin_addr.expect("admin listener");
     get(&format!("http://{admin}/metrics")).await.text()
+}
+
+/// A real redis-server on a free loopback port, stopped on drop.
+pub struct Redis {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Redis {
+    /// `None` (with a notice) when redis-server is not installed.
+    pub fn start() -> Option<Redis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .ok()?
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            eprintln!("notice: redis-server not installed; skipping a Redis test");
+            return None;
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Redis {
+            child,
+            url: format!("redis://127.0.0.1:{port}"),
+        })
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
