@@ -52,6 +52,9 @@ pub struct Config {
     /// An OpenAPI description enforced on every route that has none of its own.
     #[serde(default)]
     pub openapi: Option<OpenApiConfig>,
+    /// The OWASP Core Rule Set (or any SecLang rules) run by the native SecLang engine.
+    #[serde(default)]
+    pub crs: Option<palisade_waf::WafConfig>,
     /// Authentication and authorization at the gateway (JWT, API keys, introspection,
     /// signed requests, mTLS principals, rules). See `palisade_auth::AuthConfig`.
     #[serde(default)]
@@ -403,6 +406,10 @@ pub struct Overrides {
     pub openapi: Option<PathBuf>,
     /// `--redis URL`: share limits through this Redis.
     pub redis: Option<String>,
+    /// `--crs DIR`: run the Core Rule Set found there.
+    pub crs: Option<PathBuf>,
+    /// `--paranoia N`: CRS paranoia level.
+    pub paranoia: Option<u8>,
     pub upstream: Option<String>,
     pub mode: Option<Mode>,
     pub admin: Option<SocketAddr>,
@@ -468,6 +475,14 @@ impl Config {
                 spec: spec.clone(),
                 policy,
             });
+        }
+        if let Some(dir) = &o.crs {
+            let mut crs = self.crs.take().unwrap_or_default();
+            crs.rules_dir = Some(dir.clone());
+            self.crs = Some(crs);
+        }
+        if let (Some(level), Some(crs)) = (o.paranoia, self.crs.as_mut()) {
+            crs.paranoia = level;
         }
         if let Some(url) = &o.redis {
             match &mut self.redis {

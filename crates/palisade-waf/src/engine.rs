@@ -136,7 +136,8 @@ fn collection_index(var: Var) -> Option<usize> {
 /// A value after one transformation chain, with its prefilter scan.
 #[derive(Debug)]
 struct Transformed {
-    source: Vec<u8>,
+    /// The value before transformation; `None` when unchanged (= `value`).
+    source: Option<Vec<u8>>,
     value: Vec<u8>,
     hits: OnceLock<LiteralHits>,
 }
@@ -193,11 +194,11 @@ impl TransformCache {
     ) -> Arc<Transformed> {
         let key = (chain_id, fast_hash(source));
         let mut guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(found) = guard
-            .0
-            .get(&key)
-            .and_then(|bucket| bucket.iter().find(|t| t.source == source))
-        {
+        if let Some(found) = guard.0.get(&key).and_then(|bucket| {
+            bucket
+                .iter()
+                .find(|t| t.source.as_deref().unwrap_or(&t.value) == source)
+        }) {
             return Arc::clone(found);
         }
         let entry = match transforms::apply_all(source, chain) {
@@ -209,13 +210,18 @@ impl TransformCache {
                 guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
                 shared
             }
-            value => Arc::new(Transformed {
-                source: source.to_vec(),
-                value: value.into_owned(),
+            Cow::Borrowed(_) => Arc::new(Transformed {
+                source: None,
+                value: source.to_vec(),
+                hits: OnceLock::new(),
+            }),
+            Cow::Owned(value) => Arc::new(Transformed {
+                source: Some(source.to_vec()),
+                value,
                 hits: OnceLock::new(),
             }),
         };
-        let size = entry.source.len() + entry.value.len();
+        let size = entry.source.as_ref().map_or(0, Vec::len) + entry.value.len();
         if guard.1 + size <= TRANSFORM_CACHE_BYTES {
             guard.1 += size;
             guard.0.entry(key).or_default().push(Arc::clone(&entry));
@@ -989,20 +995,32 @@ impl WafTransaction {
             }
             let want_captures = rule.capture && !rule.operator.negated;
             if !rule.multi_match {
-                let transformed =
-                    self.cache
-                        .get(rule.transform_chain, &rule.transforms, &value.value);
-                let excluded_by_prefilter = match &self.rules.prefilter {
-                    Some(prefilter)
-                        if rule.literal_ids.is_some() || rule.required_bytes.is_some() =>
-                    {
-                        !may_match(
-                            rule,
-                            transformed
-                                .hits
-                                .get_or_init(|| prefilter.scan(&transformed.value)),
-                        )
-                    }
+                let has_filter = rule.literal_ids.is_some() || rule.required_bytes.is_some();
+                // Filtered operators share transformed values (and their
+                // scans) through the cache; others transform in place.
+                let (cached, direct) = match (&self.rules.prefilter, has_filter) {
+                    (Some(_), true) => (
+                        Some(
+                            self.cache
+                                .get(rule.transform_chain, &rule.transforms, &value.value),
+                        ),
+                        None,
+                    ),
+                    _ => (
+                        None,
+                        Some(transforms::apply_all(&value.value, &rule.transforms)),
+                    ),
+                };
+                let transformed: &[u8] = match (&cached, &direct) {
+                    (Some(entry), _) => &entry.value,
+                    (None, Some(v)) => v,
+                    (None, None) => &[],
+                };
+                let excluded_by_prefilter = match (&self.rules.prefilter, &cached) {
+                    (Some(prefilter), Some(entry)) => !may_match(
+                        rule,
+                        entry.hits.get_or_init(|| prefilter.scan(&entry.value)),
+                    ),
                     _ => false,
                 };
                 let mut groups = Vec::new();
@@ -1015,14 +1033,14 @@ impl WafTransaction {
                             None
                         },
                     };
-                    rule.operator.evaluate(&transformed.value, &mut ctx)
+                    rule.operator.evaluate(transformed, &mut ctx)
                 };
                 if operator_matched != rule.operator.negated {
                     hits.push(Hit {
                         var: value.var,
                         origin: value.origin,
                         key: value.key.to_vec(),
-                        value: transformed.value.clone(),
+                        value: transformed.to_vec(),
                         captures: (want_captures && !groups.is_empty()).then_some(groups),
                     });
                 }

@@ -32,6 +32,23 @@
 //! The pipeline therefore blocks exactly when the CRS would. With
 //! `detection_only` the rules run and report, but nothing enforces.
 //!
+//! # Cost
+//!
+//! Every `@rx` pattern is analysed at load for literals (or, failing that, a
+//! small set of bytes) that any match must contain; see [`prefilter`]. A
+//! transaction transforms each value once per distinct transformation chain
+//! (cached), scans it once with a single Aho-Corasick automaton over all
+//! literals, and runs a rule's regular expression only on values that
+//! contain one of its literals. Rules whose literals occur in no value of a
+//! collection skip that collection without looking at its values.
+//!
+//! # Conformance
+//!
+//! [`conformance::run_suite`] replays the CRS go-ftw regression suites
+//! in-process (see that module for how requests, the backend and the log are
+//! simulated); `tests/conformance.rs` runs the CRS v4.28.0 and 3.3.4 suites
+//! against the checked-in lists in `conformance/known-failures-crs-v*.txt`.
+//!
 //! # Semantics and limits
 //!
 //! * Regular expressions run with `(?sm)` like ModSecurity v3 and match
@@ -53,6 +70,11 @@
 //! * Audit-log, debug-log, upload-storage and PCRE-limit directives are
 //!   accepted and ignored; everything else unknown is a load error with
 //!   `file:line`.
+//! * `@rx` patterns containing `%{...}` are expanded and compiled at run
+//!   time (cached per operator, at most 64 expansions).
+//! * Transaction collections are built from the raw request; REQUEST_BODY is
+//!   not exposed when the XML or multipart processor consumed the body
+//!   (unless `ctl:forceRequestBodyVariable=On`).
 
 pub mod body;
 pub mod conformance;

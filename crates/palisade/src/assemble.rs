@@ -137,6 +137,7 @@ pub fn load_config(opts: &Options) -> Result<Config> {
 struct SharedDetectors {
     openapi: Option<Arc<dyn Detector>>,
     native: Option<Arc<dyn Detector>>,
+    crs: Option<Arc<dyn Detector>>,
     scrubber: Option<Arc<dyn Detector>>,
 }
 
@@ -153,6 +154,22 @@ fn load_openapi(section: &OpenApiConfig, base: &Path) -> Result<Arc<dyn Detector
     )))
 }
 
+/// Loads the SecLang rules (relative paths against the config file's directory).
+pub fn load_crs(config: &palisade_waf::WafConfig, base: &Path) -> Result<Arc<dyn Detector>> {
+    let mut config = config.clone();
+    let resolve = |p: &mut Option<PathBuf>| {
+        if let Some(path) = p.as_mut() {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        }
+    };
+    resolve(&mut config.rules_dir);
+    resolve(&mut config.setup_file);
+    let waf = palisade_waf::Waf::load(&config).map_err(|e| anyhow!("CRS: {e}"))?;
+    Ok(Arc::new(palisade_waf::WafDetector::new(waf)))
+}
+
 impl SharedDetectors {
     fn build(config: &Config, base: &Path) -> Result<SharedDetectors> {
         Ok(SharedDetectors {
@@ -164,6 +181,7 @@ impl SharedDetectors {
             native: config.detect.enabled.then(|| {
                 Arc::new(NativeDetector::new(config.detect.native.clone())) as Arc<dyn Detector>
             }),
+            crs: config.crs.as_ref().map(|c| load_crs(c, base)).transpose()?,
             scrubber: config
                 .response
                 .scrub_errors
@@ -184,6 +202,7 @@ impl SharedDetectors {
             None => out.extend(self.openapi.clone()),
         }
         out.extend(self.native.clone());
+        out.extend(self.crs.clone());
         out.extend(self.scrubber.clone());
         Ok(out)
     }

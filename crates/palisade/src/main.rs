@@ -27,6 +27,81 @@ enum Command {
     /// Query the security event store.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Measure detection on a labelled corpus; the last line is `BA x.xx TPR x.xx TNR x.xx` (percent).
+    Eval(EvalArgs),
+    /// SecLang rule tools.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Manage API keys in the embedded key store.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    /// Corpus directory (see eval/README.md for the format).
+    #[arg(long, default_value = "eval")]
+    corpus: PathBuf,
+    /// Also evaluate the Core Rule Set in this directory, alone and combined with the native detectors.
+    #[arg(long)]
+    crs: Option<PathBuf>,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=4))]
+    paranoia: u8,
+    /// Also replay these go-ftw regression tests (e.g. CRS's tests/regression/tests) as labelled cases.
+    #[arg(long)]
+    regression_tests: Option<PathBuf>,
+    /// Print every missed attack and false positive.
+    #[arg(long)]
+    verbose: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum RulesCommand {
+    /// Replay go-ftw regression tests against the engine; the last line is `passed X of Y (Z.Z%)`.
+    Test {
+        /// CRS directory (holding rules/ and crs-setup.conf[.example]).
+        #[arg(long)]
+        crs: PathBuf,
+        /// go-ftw test directory.
+        #[arg(long)]
+        tests: PathBuf,
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=4))]
+        paranoia: u8,
+        /// crs-setup.conf to use instead of the one in the CRS directory.
+        #[arg(long)]
+        setup: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Create a key; its secret is printed once and never stored.
+    Create {
+        #[arg(long, default_value = "palisade-keys.db")]
+        store: PathBuf,
+        #[arg(long)]
+        owner: String,
+        /// Scopes, comma separated.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// Per-key rate, e.g. 100/minute.
+        #[arg(long)]
+        rate_limit: Option<String>,
+        /// Lifetime, e.g. 30d.
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        #[arg(long, default_value = "palisade-keys.db")]
+        store: PathBuf,
+        id: String,
+    },
+    /// List keys (ids, owners, scopes; never secrets).
+    List {
+        #[arg(long, default_value = "palisade-keys.db")]
+        store: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -52,6 +127,12 @@ struct ServeArgs {
     /// Share rate limits and brute-force counters through this Redis (redis://host:port).
     #[arg(long)]
     redis: Option<String>,
+    /// Run the OWASP Core Rule Set from this directory (its `rules/` and `crs-setup.conf`).
+    #[arg(long)]
+    crs: Option<PathBuf>,
+    /// CRS paranoia level, 1 to 4.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=4))]
+    paranoia: Option<u8>,
     /// SQLite event store path ("" disables it).
     #[arg(long)]
     events_db: Option<PathBuf>,
@@ -141,6 +222,9 @@ fn main() -> Result<()> {
         Command::CheckConfig { file } => check_config(&file),
         Command::Demo(args) => runtime()?.block_on(demo(args)),
         Command::Events(cmd) => events(cmd),
+        Command::Eval(args) => eval(args),
+        Command::Rules(cmd) => rules(cmd),
+        Command::Keys(cmd) => keys(cmd),
     }
 }
 
@@ -161,6 +245,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
             admin: args.admin,
             openapi: args.openapi.clone(),
             redis: args.redis.clone(),
+            crs: args.crs.clone(),
+            paranoia: args.paranoia,
         },
         events: Some(events_config(
             args.events_db.clone(),
@@ -273,6 +359,8 @@ async fn demo(args: DemoArgs) -> Result<()> {
             admin: Some(args.admin),
             openapi: None,
             redis: None,
+            crs: None,
+            paranoia: None,
         },
         events: Some(events_config(Some(args.events_db.clone()), None)),
     };
@@ -389,4 +477,159 @@ fn open_store(db: &std::path::Path) -> Result<EventStore> {
         );
     }
     EventStore::open(db).map_err(|e| anyhow!("{}: {e}", db.display()))
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    use palisade_core::{DecisionPolicy, Detector};
+    use std::sync::Arc;
+    let corpus = palisade_eval::Corpus::load(&args.corpus)
+        .map_err(|e| anyhow!("{}: {e}", args.corpus.display()))?;
+    let policy = DecisionPolicy::default();
+    let native: Arc<dyn Detector> = Arc::new(palisade_detect::NativeDetector::default());
+    let crs = match &args.crs {
+        Some(dir) => {
+            let cfg = palisade_waf::WafConfig::crs(dir, args.paranoia);
+            let waf = palisade_waf::Waf::load(&cfg).map_err(|e| anyhow!("CRS: {e}"))?;
+            Some(Arc::new(palisade_waf::WafDetector::new(waf)) as Arc<dyn Detector>)
+        }
+        None => None,
+    };
+    let show = |title: &str, report: &palisade_eval::Report| {
+        println!("\n== {title}");
+        if args.verbose {
+            for o in report.misses() {
+                println!("  missed: {o:?}");
+            }
+            for o in report.false_positives() {
+                println!("  false positive: {o:?}");
+            }
+        }
+        println!("{}", report.render().trim_end());
+    };
+    let mut extra = Vec::new();
+    if let Some(dir) = &args.regression_tests {
+        let (cases, skipped) =
+            palisade_eval::crs::load_regression_cases(dir).map_err(|e| anyhow!("{e}"))?;
+        println!(
+            "regression tests: {} labelled cases ({skipped} stages skipped)",
+            cases.len()
+        );
+        extra = cases;
+    }
+    let native_only = palisade_eval::evaluate(&corpus, std::slice::from_ref(&native), &policy);
+    show("native detectors", &native_only);
+    if !extra.is_empty() {
+        show(
+            "native detectors, regression payloads",
+            &palisade_eval::evaluate_cases(&extra, std::slice::from_ref(&native), &policy),
+        );
+    }
+    let default_set: Vec<Arc<dyn Detector>> = match &crs {
+        Some(c) => {
+            let level = args.paranoia;
+            show(
+                &format!("CRS PL{level}"),
+                &palisade_eval::evaluate(&corpus, std::slice::from_ref(c), &policy),
+            );
+            if !extra.is_empty() {
+                show(
+                    &format!("CRS PL{level}, regression payloads"),
+                    &palisade_eval::evaluate_cases(&extra, std::slice::from_ref(c), &policy),
+                );
+            }
+            vec![native.clone(), c.clone()]
+        }
+        None => vec![native.clone()],
+    };
+    let combined = if crs.is_some() {
+        palisade_eval::evaluate(&corpus, &default_set, &policy)
+    } else {
+        native_only
+    };
+    // The last line is the default configuration's figures.
+    if crs.is_some() {
+        show("default combination (native + CRS)", &combined);
+    }
+    Ok(())
+}
+
+fn rules(cmd: RulesCommand) -> Result<()> {
+    match cmd {
+        RulesCommand::Test {
+            crs,
+            tests,
+            paranoia,
+            setup,
+        } => {
+            let report =
+                palisade_waf::conformance::run_suite(&crs, &tests, paranoia, setup.as_deref())
+                    .map_err(|e| anyhow!("{e}"))?;
+            print!("{}", report.render());
+            Ok(())
+        }
+    }
+}
+
+fn keys(cmd: KeysCommand) -> Result<()> {
+    use palisade_auth::{ApiKeyStore, NewApiKey};
+    match cmd {
+        KeysCommand::Create {
+            store,
+            owner,
+            scopes,
+            rate_limit,
+            expires_in,
+        } => {
+            let expires_at = match expires_in {
+                Some(s) => {
+                    let d = palisade_events::parse_since(&s)
+                        .map_err(|e| anyhow!("--expires-in: {e}"))?;
+                    Some(
+                        palisade_events::now_ms() / 1000
+                            + i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2),
+                    )
+                }
+                None => None,
+            };
+            let st = ApiKeyStore::open(&store).map_err(|e| anyhow!("{}: {e}", store.display()))?;
+            let created = st
+                .create(NewApiKey {
+                    owner,
+                    scopes: scopes.into_iter().filter(|s| !s.is_empty()).collect(),
+                    rate_limit,
+                    expires_at,
+                })
+                .map_err(|e| anyhow!("{e}"))?;
+            println!("id:     {}", created.record.id);
+            println!("owner:  {}", created.record.owner);
+            println!("key:    {}", created.plaintext);
+            println!("(the key is shown once; only its SHA-256 is stored)");
+            Ok(())
+        }
+        KeysCommand::Revoke { store, id } => {
+            let st = ApiKeyStore::open(&store).map_err(|e| anyhow!("{}: {e}", store.display()))?;
+            st.revoke(&id).map_err(|e| anyhow!("{e}"))?;
+            println!("revoked {id}");
+            Ok(())
+        }
+        KeysCommand::List { store } => {
+            let st = ApiKeyStore::open(&store).map_err(|e| anyhow!("{}: {e}", store.display()))?;
+            for k in st.list().map_err(|e| anyhow!("{e}"))? {
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}  {:<20} scopes={:<24} rate={:<12} expires={} {state}",
+                    k.id,
+                    k.owner,
+                    k.scopes.join(","),
+                    k.rate_limit.as_deref().unwrap_or("-"),
+                    k.expires_at.map_or("never".to_string(), |e| e.to_string())
+                );
+            }
+            Ok(())
+        }
+    }
 }

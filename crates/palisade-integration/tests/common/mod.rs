@@ -114,6 +114,8 @@ pub async fn start_gateway(
             admin: Some("127.0.0.1:0".parse().expect("addr")),
             openapi: None,
             redis: None,
+            crs: None,
+            paranoia: None,
         },
         events: Some(events),
     })
