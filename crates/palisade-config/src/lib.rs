@@ -52,6 +52,9 @@ pub struct Config {
     /// An OpenAPI description enforced on every route that has none of its own.
     #[serde(default)]
     pub openapi: Option<OpenApiConfig>,
+    /// Where security events are recorded (SQLite store, JSON lines).
+    #[serde(default)]
+    pub events: Option<palisade_events::EventsConfig>,
     /// The OWASP Core Rule Set (or any SecLang rules) run by the native SecLang engine.
     #[serde(default)]
     pub crs: Option<palisade_waf::WafConfig>,
@@ -740,9 +743,7 @@ inbound_threshold = 5
             listen: Some("127.0.0.1:1234".parse().unwrap()),
             upstream: Some("http://127.0.0.1:5000".into()),
             mode: Some(Mode::Monitor),
-            admin: None,
-            openapi: None,
-            redis: None,
+            ..Overrides::default()
         });
         assert_eq!(c.listeners[0].address.port(), 1234);
         assert_eq!(c.routes[0].upstream, "default");

@@ -370,19 +370,7 @@ fn unique_id() -> Vec<u8> {
     format!("{t:016x}{n:08x}").into_bytes()
 }
 
-fn to_integer(bytes: &[u8]) -> i64 {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim();
-    let mut end = 0;
-    for (i, c) in text.char_indices() {
-        if c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+')) {
-            end = i + c.len_utf8();
-        } else {
-            break;
-        }
-    }
-    text[..end].parse().unwrap_or(0)
-}
+use crate::operators::to_integer;
 
 fn flag(value: bool) -> Cow<'static, [u8]> {
     Cow::Borrowed(if value { b"1" } else { b"0" })

@@ -94,18 +94,23 @@ pub struct Compiled {
     pub approximations: Vec<Approximation>,
 }
 
-fn to_integer(bytes: &[u8]) -> i64 {
-    let text = String::from_utf8_lossy(bytes);
-    let text = text.trim();
-    let mut end = 0;
-    for (i, c) in text.char_indices() {
-        if c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+')) {
-            end = i + c.len_utf8();
-        } else {
-            break;
-        }
+/// `atoi`-style: optional sign and leading digits after blanks, else 0.
+pub(crate) fn to_integer(bytes: &[u8]) -> i64 {
+    let trimmed = bytes.trim_ascii();
+    let (negative, digits) = match trimmed.first() {
+        Some(b'-') => (true, &trimmed[1..]),
+        Some(b'+') => (false, &trimmed[1..]),
+        _ => (false, trimmed),
+    };
+    let mut value: i64 = 0;
+    for &b in digits.iter().take_while(|b| b.is_ascii_digit()) {
+        value = value.saturating_mul(10).saturating_add(i64::from(b - b'0'));
     }
-    text[..end].parse().unwrap_or(0)
+    if negative {
+        -value
+    } else {
+        value
+    }
 }
 
 fn phrase_matcher(phrases: &[Vec<u8>]) -> Result<AhoCorasick, String> {
@@ -298,6 +303,14 @@ fn invalid_url_encoding(input: &[u8]) -> bool {
     false
 }
 
+/// The parameter text: borrowed when it has no macro.
+fn param<'m>(m: &'m Macro, ctx: &OpContext<'_>) -> std::borrow::Cow<'m, [u8]> {
+    match m.as_literal() {
+        Some(literal) => std::borrow::Cow::Borrowed(literal),
+        None => std::borrow::Cow::Owned((ctx.expand)(m)),
+    }
+}
+
 impl Operator {
     /// Runs the operator (without applying `negated`).
     pub fn evaluate(&self, input: &[u8], ctx: &mut OpContext<'_>) -> bool {
@@ -342,24 +355,24 @@ impl Operator {
                 }
                 None => false,
             },
-            OpKind::StrEq(m) => (ctx.expand)(m) == input,
+            OpKind::StrEq(m) => *param(m, ctx) == *input,
             OpKind::Contains(m) => {
-                let needle = (ctx.expand)(m);
+                let needle = param(m, ctx);
                 memchr::memmem::find(input, &needle).is_some()
             }
-            OpKind::ContainsWord(m) => contains_word(input, &(ctx.expand)(m)),
-            OpKind::BeginsWith(m) => input.starts_with(&(ctx.expand)(m)),
-            OpKind::EndsWith(m) => input.ends_with(&(ctx.expand)(m)),
+            OpKind::ContainsWord(m) => contains_word(input, &param(m, ctx)),
+            OpKind::BeginsWith(m) => input.starts_with(&param(m, ctx)),
+            OpKind::EndsWith(m) => input.ends_with(&param(m, ctx)),
             OpKind::Within(m) => {
-                let haystack = (ctx.expand)(m);
+                let haystack = param(m, ctx);
                 memchr::memmem::find(&haystack, input).is_some()
             }
             OpKind::StrMatch(needle) => memchr::memmem::find(input, needle).is_some(),
-            OpKind::Eq(m) => to_integer(input) == to_integer(&(ctx.expand)(m)),
-            OpKind::Ge(m) => to_integer(input) >= to_integer(&(ctx.expand)(m)),
-            OpKind::Gt(m) => to_integer(input) > to_integer(&(ctx.expand)(m)),
-            OpKind::Le(m) => to_integer(input) <= to_integer(&(ctx.expand)(m)),
-            OpKind::Lt(m) => to_integer(input) < to_integer(&(ctx.expand)(m)),
+            OpKind::Eq(m) => to_integer(input) == to_integer(&param(m, ctx)),
+            OpKind::Ge(m) => to_integer(input) >= to_integer(&param(m, ctx)),
+            OpKind::Gt(m) => to_integer(input) > to_integer(&param(m, ctx)),
+            OpKind::Le(m) => to_integer(input) <= to_integer(&param(m, ctx)),
+            OpKind::Lt(m) => to_integer(input) < to_integer(&param(m, ctx)),
             OpKind::IpMatch(nets) => std::str::from_utf8(input)
                 .ok()
                 .and_then(|s| s.trim().parse::<IpAddr>().ok())

@@ -285,7 +285,12 @@ fn config_base(opts: &Options) -> PathBuf {
 /// listener, and returns once they accept connections.
 pub async fn start(opts: Options) -> Result<RunningGateway> {
     let config = load_config(&opts)?;
-    let events_cfg = opts.events.clone().unwrap_or_default();
+    // The command line's event settings win over the file's.
+    let events_cfg = opts
+        .events
+        .clone()
+        .or_else(|| config.events.clone())
+        .unwrap_or_default();
     let pipeline =
         Arc::new(EventPipeline::from_config(&events_cfg).map_err(|e| anyhow!("events: {e}"))?);
     let recorder: Arc<dyn EventRecorder> = Arc::new(PipelineRecorder(pipeline.clone()));

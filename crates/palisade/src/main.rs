@@ -248,10 +248,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
             crs: args.crs.clone(),
             paranoia: args.paranoia,
         },
-        events: Some(events_config(
-            args.events_db.clone(),
-            args.events_jsonl.clone(),
-        )),
+        // Event flags replace the file's [events] table; without them the file (or the default) applies.
+        events: (args.events_db.is_some() || args.events_jsonl.is_some())
+            .then(|| events_config(args.events_db.clone(), args.events_jsonl.clone())),
     };
     let gw = start(opts).await?;
     for a in &gw.listen_addrs {
