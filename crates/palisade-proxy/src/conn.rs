@@ -368,11 +368,15 @@ fn report_violation(gateway: &Gateway, info: &ConnInfo, guard: &GuardHandle) {
 pin_project_lite::pin_project! {
     /// Closes a connection that has seen no bytes in either direction for
     /// `timeout` (an idle HTTP/2 connection, a stalled client, a quiet tunnel).
+    ///
+    /// Reads and writes only note the time; the timer is re-armed lazily when
+    /// it fires early, so the hot path never touches the timer wheel.
     pub struct IdleTimeout<IO> {
         #[pin]
         io: IO,
         sleep: Pin<Box<Sleep>>,
         timeout: Duration,
+        last_activity: Instant,
     }
 }
 
@@ -382,8 +386,27 @@ impl<IO> IdleTimeout<IO> {
             io,
             sleep: Box::pin(tokio::time::sleep(timeout)),
             timeout,
+            last_activity: Instant::now(),
         }
     }
+}
+
+/// True when the connection has really been idle for `timeout`; otherwise
+/// re-arms the timer for the remaining time.
+fn idle_expired(
+    sleep: &mut Pin<Box<Sleep>>,
+    last: Instant,
+    timeout: Duration,
+    cx: &mut Context<'_>,
+) -> bool {
+    while sleep.as_mut().poll(cx).is_ready() {
+        let deadline = last + timeout;
+        if Instant::now() >= deadline {
+            return true;
+        }
+        sleep.as_mut().reset(deadline);
+    }
+    false
 }
 
 impl<IO: AsyncRead> AsyncRead for IdleTimeout<IO> {
@@ -397,12 +420,12 @@ impl<IO: AsyncRead> AsyncRead for IdleTimeout<IO> {
         match this.io.poll_read(cx, buf) {
             Poll::Ready(r) => {
                 if buf.filled().len() > before {
-                    this.sleep.as_mut().reset(Instant::now() + *this.timeout);
+                    *this.last_activity = Instant::now();
                 }
                 Poll::Ready(r)
             }
             Poll::Pending => {
-                if this.sleep.as_mut().poll(cx).is_ready() {
+                if idle_expired(this.sleep, *this.last_activity, *this.timeout, cx) {
                     metrics::counter!("palisade_connections_idle_closed_total").increment(1);
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
@@ -424,7 +447,7 @@ impl<IO: AsyncWrite> AsyncWrite for IdleTimeout<IO> {
         let this = self.project();
         let r = this.io.poll_write(cx, data);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            this.sleep.as_mut().reset(Instant::now() + *this.timeout);
+            *this.last_activity = Instant::now();
         }
         r
     }

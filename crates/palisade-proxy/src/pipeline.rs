@@ -573,22 +573,31 @@ fn finish(
     }
     let status = resp.status().as_u16();
     let latencies = timer.latencies();
-    let route_name = route.name.to_string();
-    metrics::counter!("palisade_requests_total", "route" => route_name.clone(), "action" => action.as_str()).increment(1);
-    metrics::histogram!("palisade_request_duration_seconds", "route" => route_name.clone())
+    match action {
+        Action::Allowed => route.metrics.allowed.increment(1),
+        Action::Blocked => route.metrics.blocked.increment(1),
+        Action::Monitored => route.metrics.monitored.increment(1),
+    }
+    route
+        .metrics
+        .duration
         .record(latencies.total_us as f64 / 1e6);
-    metrics::histogram!("palisade_inspection_duration_seconds")
-        .record(latencies.inspection_us as f64 / 1e6);
+    if latencies.inspection_us > 0 {
+        metrics::histogram!("palisade_inspection_duration_seconds")
+            .record(latencies.inspection_us as f64 / 1e6);
+    }
     for f in &tx.findings {
         metrics::counter!("palisade_findings_total", "category" => f.category.as_str(), "rule" => f.rule_id.clone()).increment(1);
     }
     if action == Action::Blocked {
-        let category = tx
+        // The finding that decided: one with its own enforcement, else the highest score.
+        let decisive = tx
             .findings
             .iter()
-            .max_by_key(|f| (f.enforcement.is_some(), f.score))
-            .map_or("other", |f| f.category.as_str());
-        metrics::counter!("palisade_blocks_total", "route" => route_name, "category" => category)
+            .max_by_key(|f| (f.enforcement.is_some(), f.score));
+        let category = decisive.map_or("other", |f| f.category.as_str());
+        let rule = decisive.map_or_else(|| "-".to_string(), |f| f.rule_id.clone());
+        metrics::counter!("palisade_blocks_total", "route" => route.name.to_string(), "category" => category, "rule" => rule)
             .increment(1);
     }
     let record = !tx.findings.is_empty()

@@ -25,6 +25,28 @@ pub struct RouteRuntime {
     pub over_cap: OverCap,
     /// Detectors of this route, in pipeline order.
     pub detectors: Vec<Arc<dyn Detector>>,
+    /// Metric handles registered once, so the request path does no label lookups.
+    pub metrics: RouteMetrics,
+}
+
+/// Per-route metric handles.
+pub struct RouteMetrics {
+    pub allowed: metrics::Counter,
+    pub blocked: metrics::Counter,
+    pub monitored: metrics::Counter,
+    pub duration: metrics::Histogram,
+}
+
+impl RouteMetrics {
+    pub fn new(route: &str) -> Self {
+        let r = route.to_string();
+        RouteMetrics {
+            allowed: metrics::counter!("palisade_requests_total", "route" => r.clone(), "action" => "allowed"),
+            blocked: metrics::counter!("palisade_requests_total", "route" => r.clone(), "action" => "blocked"),
+            monitored: metrics::counter!("palisade_requests_total", "route" => r.clone(), "action" => "monitored"),
+            duration: metrics::histogram!("palisade_request_duration_seconds", "route" => r),
+        }
+    }
 }
 
 impl std::fmt::Debug for RouteRuntime {
@@ -124,6 +146,7 @@ impl Runtime {
                     .min(max_body),
                 over_cap: r.over_inspect_cap.unwrap_or(config.limits.over_inspect_cap),
                 detectors: detectors_for(r)?,
+                metrics: RouteMetrics::new(&r.name),
             };
             routes.push((
                 HostMatch::parse(r.host.as_deref()),

@@ -1,4 +1,9 @@
 use anyhow::{anyhow, bail, Context, Result};
+
+// The request path allocates many short-lived buffers across threads; mimalloc
+// handles that pattern markedly better than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Args, Parser, Subcommand};
 use palisade::{start, Options};
 use palisade_config::{Config, Overrides};
