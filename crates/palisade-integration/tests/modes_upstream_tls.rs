@@ -5,7 +5,6 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use http::Method;
 use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use palisade_test_util::certs::TestPki;
@@ -22,7 +21,12 @@ async fn monitor_mode_forwards_and_records() {
     assert_eq!(r.status, 200, "monitor mode forwards: {}", r.text());
     assert!(h.gw.flush_events(Duration::from_secs(5)));
     let store = palisade_events::EventStore::open(&h.events_db()).expect("store");
-    let ev = store.query(&palisade_events::EventQuery { limit: 10, ..Default::default() }).expect("query");
+    let ev = store
+        .query(&palisade_events::EventQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .expect("query");
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0].event["action"], "monitored");
     assert!(ev[0].event["score"].as_u64().unwrap_or(0) >= 5);
@@ -35,36 +39,62 @@ async fn block_mode_blocks_and_exclusions_apply() {
     assert_eq!(r.status, 403);
     assert_eq!(r.headers["content-type"], "application/problem+json");
     let body = r.text();
-    assert!(!body.contains("OR 1=1") && !body.contains("sqli"), "no request data or rule detail in the refusal: {body}");
-    let h = Harness::with_config("[decision]\nexclusions = [{ rule = \"palisade.sqli*\", location = \"query.q\" }]\n").await;
-    assert_eq!(get(&h.url(SQLI)).await.status, 200, "excluded rule at that location");
-    assert_eq!(get(&h.url("/api/products?category=%27%20OR%201%3D1--")).await.status, 403, "other locations still protected");
+    assert!(
+        !body.contains("OR 1=1") && !body.contains("sqli"),
+        "no request data or rule detail in the refusal: {body}"
+    );
+    let h = Harness::with_config(
+        "[decision]\nexclusions = [{ rule = \"palisade.sqli*\", location = \"query.q\" }]\n",
+    )
+    .await;
+    assert_eq!(
+        get(&h.url(SQLI)).await.status,
+        200,
+        "excluded rule at that location"
+    );
+    assert_eq!(
+        get(&h.url("/api/products?category=%27%20OR%201%3D1--"))
+            .await
+            .status,
+        403,
+        "other locations still protected"
+    );
 }
 
 async fn tls_upstream(pki: &TestPki) -> (SocketAddr, String) {
     let cert = pki.server_cert(&["localhost"]);
     let pin = cert.spki_pin.clone();
     let certs = rustls_pemfile_certs(&cert.cert_pem);
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
-        rustls::pki_types::PrivatePkcs8KeyDer::from(pem_body(&cert.key_pem)),
-    );
-    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .expect("server cert");
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        pem_body(&cert.key_pem),
+    ));
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server cert");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { return };
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
                 let svc = hyper::service::service_fn(|_req| async {
-                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from_static(b"over tls"))))
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                        Bytes::from_static(b"over tls"),
+                    )))
                 });
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(tls), svc)
@@ -78,7 +108,9 @@ async fn tls_upstream(pki: &TestPki) -> (SocketAddr, String) {
 fn pem_body(pem: &str) -> Vec<u8> {
     use base64::Engine as _;
     let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD.decode(b64).expect("pem base64")
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("pem base64")
 }
 
 fn rustls_pemfile_certs(pem: &str) -> Vec<rustls::pki_types::CertificateDer<'static>> {
@@ -100,10 +132,18 @@ async fn upstream_tls_is_verified_and_pinned() {
     let pki = TestPki::new();
     let (up, pin) = tls_upstream(&pki).await;
     assert_eq!(through(&pki, up, "").await, 200, "CA-verified upstream");
-    assert_eq!(through(&pki, up, &format!(", spki_pins = [\"{pin}\"]")).await, 200, "right pin");
+    assert_eq!(
+        through(&pki, up, &format!(", spki_pins = [\"{pin}\"]")).await,
+        200,
+        "right pin"
+    );
     // A pin for another key is refused even though the CA verifies.
     let other_pin = pki.server_cert(&["localhost"]).spki_pin;
-    assert_eq!(through(&pki, up, &format!(", spki_pins = [\"{other_pin}\"]")).await, 502, "wrong pin");
+    assert_eq!(
+        through(&pki, up, &format!(", spki_pins = [\"{other_pin}\"]")).await,
+        502,
+        "wrong pin"
+    );
     // An unrelated CA is refused.
     let other = TestPki::new();
     let toml_other = format!(

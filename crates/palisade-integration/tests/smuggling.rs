@@ -137,14 +137,22 @@ async fn ambiguous_heads_are_refused_and_never_forwarded() {
         "an ambiguous request reached the upstream: {seen:?}"
     );
     // Each refusal is an event and a metric.
-    h.gw.flush_events(Duration::from_secs(5));
-    let store = palisade_events::EventStore::open(&h.events_db()).expect("store");
-    let events = store
-        .query(&palisade_events::EventQuery {
+    // The event is recorded when the refused connection's task ends, which may
+    // be just after the client read its 400.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let events = loop {
+        h.gw.flush_events(Duration::from_secs(5));
+        let store = palisade_events::EventStore::open(&h.events_db()).expect("store");
+        let query = palisade_events::EventQuery {
             limit: 1000,
             ..Default::default()
-        })
-        .expect("query");
+        };
+        let events = store.query(&query).expect("query");
+        if events.len() >= cases.len() || std::time::Instant::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(
         events.len(),
         cases.len(),

@@ -1,7 +1,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 
-// The request path allocates many short-lived buffers across threads; mimalloc
-// handles that pattern markedly better than the system allocator.
+// The request path allocates many short-lived buffers on several threads;
+// mimalloc keeps them in per-thread heaps.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Args, Parser, Subcommand};
