@@ -151,7 +151,8 @@ impl SuiteReport {
             "passed {} of {} ({:.1}%)",
             self.passed(),
             self.total(),
-            self.pass_rate()
+            // Rounded down, so that 100.0% means every test passed.
+            (self.pass_rate() * 10.0).floor() / 10.0
         );
         out
     }

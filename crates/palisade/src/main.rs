@@ -1,9 +1,5 @@
 use anyhow::{anyhow, bail, Context, Result};
 
-// The request path allocates many short-lived buffers on several threads;
-// mimalloc keeps them in per-thread heaps.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Args, Parser, Subcommand};
 use palisade::{start, Options};
 use palisade_config::{Config, Overrides};
