@@ -210,22 +210,15 @@ async fn serve_connection(
                 metrics::counter!("palisade_connections_idle_closed_total").increment(1);
                 return;
             };
-            let io = IdleTimeout::new(tcp, idle);
-            if proto == Proto::Http2 {
-                serve_io(io, info, gateway, &limits, Proto::Http2, stop.clone()).await;
-            } else {
-                let (io, guard) = Http1Guard::new(io, guard_limits(&limits));
-                serve_io(
-                    io,
-                    info.clone(),
-                    gateway.clone(),
-                    &limits,
-                    Proto::Http1,
-                    stop.clone(),
-                )
-                .await;
-                report_violation(&gateway, &info, &guard);
-            }
+            serve_guarded(
+                IdleTimeout::new(tcp, idle),
+                proto,
+                info,
+                gateway,
+                &limits,
+                stop,
+            )
+            .await;
         }
         Some(tls) => {
             let handshake =
@@ -254,22 +247,46 @@ async fn serve_connection(
                 redirect_https_port: None,
                 client_principal,
             });
-            let io = IdleTimeout::new(stream, idle);
-            if h2 {
-                serve_io(io, info, gateway, &limits, Proto::Http2, stop.clone()).await;
-            } else {
-                let (io, guard) = Http1Guard::new(io, guard_limits(&limits));
-                serve_io(
-                    io,
-                    info.clone(),
-                    gateway.clone(),
-                    &limits,
-                    Proto::Http1,
-                    stop.clone(),
-                )
-                .await;
-                report_violation(&gateway, &info, &guard);
-            }
+            let proto = if h2 { Proto::Http2 } else { Proto::Http1 };
+            serve_guarded(
+                IdleTimeout::new(stream, idle),
+                proto,
+                info,
+                gateway,
+                &limits,
+                stop,
+            )
+            .await;
+        }
+    }
+}
+
+/// Serves one connection; HTTP/1 goes through the strict framing guard, and a
+/// connection the guard refused is recorded.
+async fn serve_guarded<IO>(
+    io: IO,
+    proto: Proto,
+    info: Arc<ConnInfo>,
+    gateway: Gateway,
+    limits: &LimitsConfig,
+    stop: watch::Receiver<bool>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match proto {
+        Proto::Http2 => serve_io(io, info, gateway, limits, Proto::Http2, stop).await,
+        Proto::Http1 => {
+            let (io, guard) = Http1Guard::new(io, guard_limits(limits));
+            serve_io(
+                io,
+                info.clone(),
+                gateway.clone(),
+                limits,
+                Proto::Http1,
+                stop,
+            )
+            .await;
+            report_violation(&gateway, &info, &guard);
         }
     }
 }
