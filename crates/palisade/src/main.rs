@@ -516,8 +516,8 @@ fn eval(args: EvalArgs) -> Result<()> {
         );
         extra = cases;
     }
-    let native_only = palisade_eval::evaluate(&corpus, std::slice::from_ref(&native), &policy);
-    show("native detectors", &native_only);
+    // Extra sources first; the default configuration on the corpus comes last,
+    // so the last line is always its `BA x.xx TPR x.xx TNR x.xx`.
     if !extra.is_empty() {
         show(
             "native detectors, regression payloads",
@@ -527,29 +527,33 @@ fn eval(args: EvalArgs) -> Result<()> {
     let default_set: Vec<Arc<dyn Detector>> = match &crs {
         Some(c) => {
             let level = args.paranoia;
-            show(
-                &format!("CRS PL{level}"),
-                &palisade_eval::evaluate(&corpus, std::slice::from_ref(c), &policy),
-            );
             if !extra.is_empty() {
                 show(
                     &format!("CRS PL{level}, regression payloads"),
                     &palisade_eval::evaluate_cases(&extra, std::slice::from_ref(c), &policy),
                 );
             }
+            show(
+                &format!("CRS PL{level}"),
+                &palisade_eval::evaluate(&corpus, std::slice::from_ref(c), &policy),
+            );
+            show(
+                "native detectors",
+                &palisade_eval::evaluate(&corpus, std::slice::from_ref(&native), &policy),
+            );
             vec![native.clone(), c.clone()]
         }
         None => vec![native.clone()],
     };
-    let combined = if crs.is_some() {
-        palisade_eval::evaluate(&corpus, &default_set, &policy)
+    let title = if crs.is_some() {
+        "default combination (native + CRS)"
     } else {
-        native_only
+        "native detectors (the default configuration)"
     };
-    // The last line is the default configuration's figures.
-    if crs.is_some() {
-        show("default combination (native + CRS)", &combined);
-    }
+    show(
+        title,
+        &palisade_eval::evaluate(&corpus, &default_set, &policy),
+    );
     Ok(())
 }
 

@@ -291,3 +291,33 @@ fn demo_attack_blocks_attacks_and_allows_legit_traffic() {
     assert_eq!(n, total, "{text}");
     assert!(!text.contains("UNEXPECTED"), "{text}");
 }
+
+#[test]
+fn eval_prints_the_figures_last() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = bin().arg("eval").current_dir(&root).output().expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().expect("output");
+    let fields: Vec<&str> = last.split(' ').collect();
+    assert_eq!(fields.len(), 6, "{last}");
+    assert_eq!(
+        (fields[0], fields[2], fields[4]),
+        ("BA", "TPR", "TNR"),
+        "{last}"
+    );
+    for v in [fields[1], fields[3], fields[5]] {
+        assert_eq!(
+            v.split('.').nth(1).map(str::len),
+            Some(2),
+            "two decimals: {last}"
+        );
+    }
+    let ba: f64 = fields[1].parse().expect("BA");
+    let tnr: f64 = fields[5].parse().expect("TNR");
+    assert!(ba >= 99.5 && tnr >= 99.5, "{last}");
+}
