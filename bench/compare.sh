@@ -22,7 +22,7 @@ PARANOIA=${PARANOIA:-1}
 ROUNDS=${ROUNDS:-1}
 CRS_DIR=${CRS_DIR:-}
 MIXES=${MIXES:-get post1k post16k}
-CONFIGS=${CONFIGS:-direct palisade-monitor palisade-block palisade-crs-pl1 palisade-openapi nginx-proxy nginx-modsec-crs}
+CONFIGS=${CONFIGS:-direct palisade-monitor palisade-block palisade-identity palisade-identity-redis palisade-crs-pl1 palisade-openapi nginx-proxy nginx-modsec-crs}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 PALISADE_BIN=${PALISADE_BIN:-}
 
@@ -42,6 +42,8 @@ install_missing_packages() {
     command -v curl >/dev/null || missing+=(curl)
     command -v python3 >/dev/null || missing+=(python3)
     command -v pgrep >/dev/null || missing+=(procps)
+    command -v redis-server >/dev/null || missing+=(redis-server)
+    command -v openssl >/dev/null || missing+=(openssl)
     [ -f "$MODSEC_MODULE" ] || missing+=(libnginx-mod-http-modsecurity)
     [ -d "$DEBIAN_CRS_RULES" ] && [ -f "$DEBIAN_CRS_SETUP" ] || missing+=(modsecurity-crs)
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -259,6 +261,71 @@ UPSTREAM_PID=$STARTED_PID
 wait_http "$UPSTREAM_PORT" "$UPSTREAM_PID" 20 || die "upstream nginx not answering (see $WORK/upstream)"
 log "upstream nginx on 127.0.0.1:$UPSTREAM_PORT"
 
+# ------------------------------------------------------------ identity ----
+
+# palisade-identity and palisade-identity-redis verify an RS256 JWT on every
+# request (the identity example's test issuer) and count a per-principal rate
+# limit, in process or in Redis. The limit is set high enough never to refuse:
+# what is measured is the cost of checking.
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+mint_bench_token() {
+    local now header payload signature
+    now=$(date +%s)
+    header=$(printf '{"alg":"RS256","typ":"JWT","kid":"palisade-demo-test-1"}' | b64url)
+    payload=$(printf '{"iss":"https://issuer.example","aud":"palisade-demo","sub":"bench","scope":"read","iat":%d,"nbf":%d,"exp":%d}' \
+        "$now" "$now" $((now + 86400)) | b64url)
+    signature=$(printf '%s.%s' "$header" "$payload" |
+        openssl dgst -sha256 -sign "$REPO_DIR/examples/identity/keys/test-signing-key.pem" -binary | b64url)
+    printf '%s.%s.%s' "$header" "$payload" "$signature"
+}
+BENCH_TOKEN=""
+REDIS_PORT=""
+if [[ " $CONFIGS " == *" palisade-identity"* ]]; then
+    BENCH_TOKEN=$(mint_bench_token) || die "cannot mint the benchmark token with openssl"
+fi
+if [[ " $CONFIGS " == *" palisade-identity-redis "* ]]; then
+    REDIS_PORT=$(free_port)
+    mkdir -p "$WORK/redis"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --dir "$WORK/redis" >"$WORK/redis/redis.log" 2>&1 &
+    STARTED_PIDS+=("$!")
+    for _ in $(seq 1 50); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null && break
+        sleep 0.1
+    done
+    log "redis-server on 127.0.0.1:$REDIS_PORT"
+fi
+
+# identity_config FILE [REDIS_URL]
+identity_config() {
+    {
+        cat <<EOF
+[auth]
+default_access = "anonymous"
+
+[[auth.issuers]]
+issuer = "https://issuer.example"
+audiences = ["palisade-demo"]
+algorithms = ["RS256"]
+jwks_file = "$REPO_DIR/examples/identity/jwks.json"
+
+[[auth.rules]]
+path = "/api/**"
+access = "authenticated"
+
+[[rate_limits]]
+name = "bench-per-principal"
+path = "/api/**"
+key = ["principal"]
+rate = 100000000
+per = "second"
+EOF
+        if [ -n "${2:-}" ]; then
+            printf '\n[redis]\nurl = "%s"\nkey_prefix = "palisade:bench:"\non_error = "fail_closed"\n' "$2"
+        fi
+    } >"$1"
+}
+
 # ------------------------------------------------------ configurations ----
 
 declare -A SKIPPED=()
@@ -285,6 +352,12 @@ start_proxy() {
         palisade-block) args+=(--mode block) ;;
         palisade-crs-pl1) args+=(--mode block --crs "$CRS_DIR" --paranoia "$PARANOIA") ;;
         palisade-openapi) args+=(--mode block --openapi "$BENCH_DIR/openapi.yaml") ;;
+        palisade-identity)
+            identity_config "$dir/identity.toml"
+            args+=(--mode block --config "$dir/identity.toml") ;;
+        palisade-identity-redis)
+            identity_config "$dir/identity.toml" "redis://127.0.0.1:$REDIS_PORT"
+            args+=(--mode block --config "$dir/identity.toml") ;;
         palisade-idle) args+=(--mode block --config "$dir/limits.toml") ;;
         esac
         echo "$PALISADE_BIN ${args[*]}" >"$dir/command"
@@ -320,15 +393,20 @@ start_proxy() {
 
 mix_script() { echo "$BENCH_DIR/wrk/$1.lua"; }
 
+# The Authorization header of the configuration being measured (identity configurations).
+AUTH_ARGS=()
+BENCH_AUTHORIZATION=""
+export BENCH_AUTHORIZATION
+
 # One request of the mix with curl: prints the status code.
 probe_mix() {
     local mix=$1 port=$2 out=$3
     case $mix in
-    get) curl -s -o "$out" -w '%{http_code}' --max-time 5 -H 'Accept: application/json' \
+    get) curl -s -o "$out" -w '%{http_code}' --max-time 5 -H 'Accept: application/json' "${AUTH_ARGS[@]}" \
         "http://127.0.0.1:$port/api/products?q=desk&category=office&limit=20&page=2&sort=price" ;;
-    post1k) curl -s -o "$out" -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
+    post1k) curl -s -o "$out" -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' "${AUTH_ARGS[@]}" \
         --data-binary "@$BENCH_DIR/wrk/order-1k.json" "http://127.0.0.1:$port/api/orders" ;;
-    post16k) curl -s -o "$out" -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
+    post16k) curl -s -o "$out" -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' "${AUTH_ARGS[@]}" \
         --data-binary "@$BENCH_DIR/wrk/catalog-16k.json" "http://127.0.0.1:$port/api/products/import" ;;
     esac
 }
@@ -337,9 +415,9 @@ probe_mix() {
 probe_attack() {
     local port=$1
     local sqli xss
-    sqli=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+    sqli=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${AUTH_ARGS[@]}" \
         "http://127.0.0.1:$port/api/products?q=1%27%20UNION%20SELECT%20password%20FROM%20users--")
-    xss=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
+    xss=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' "${AUTH_ARGS[@]}" \
         --data-binary '{"note":"<script>alert(document.cookie)</script>"}' "http://127.0.0.1:$port/api/orders")
     echo "sqli $sqli, xss $xss"
 }
@@ -395,6 +473,11 @@ done
 measure() {
     local config=$1 mix=$2 round=$3 key="$1/$2/$3" port pid status
     mkdir -p "$WORK/$config"
+    AUTH_ARGS=() BENCH_AUTHORIZATION=""
+    if [[ $config == palisade-identity* ]]; then
+        BENCH_AUTHORIZATION="Bearer $BENCH_TOKEN"
+        AUTH_ARGS=(-H "Authorization: $BENCH_AUTHORIZATION")
+    fi
     if [ "$config" = direct ]; then
         port=$UPSTREAM_PORT
         pid=""
@@ -593,6 +676,14 @@ report() {
         echo "| $mix | $(ratio "${RPS[palisade-monitor/$mix]:-}" "${RPS[$n]:-}") | $(ratio "${RPS[palisade-block/$mix]:-}" "${RPS[$n]:-}") | $(ratio "${P99[palisade-block/$mix]:-}" "${P99[$n]:-}") | $(ratio "${CPU_US[palisade-block/$mix]:-}" "${CPU_US[$n]:-}") | $(ratio "${RPS[palisade-crs-pl1/$mix]:-}" "${RPS[$n]:-}") | $(ratio "${RPS[palisade-crs-pl1/$mix]:-}" "${RPS[nginx-modsec-crs/$mix]:-}") | $(ratio "${RPS[nginx-modsec-crs/$mix]:-}" "${RPS[$n]:-}") | $(ratio "${RPS[palisade-openapi/$mix]:-}" "${RPS[$n]:-}") |"
     done
     echo
+    echo "Identity on / off (same binary, block mode; on = RS256 JWT verified on every request + a per-principal GCRA limit that never refuses):"
+    echo
+    echo "| mix | identity local / block req/s | identity Redis / block req/s |"
+    echo "| --- | ---: | ---: |"
+    for mix in "${MIX_LIST[@]}"; do
+        echo "| $mix | $(ratio "${RPS[palisade-identity/$mix]:-}" "${RPS[palisade-block/$mix]:-}") | $(ratio "${RPS[palisade-identity-redis/$mix]:-}" "${RPS[palisade-block/$mix]:-}") |"
+    done
+    echo
     echo "## Bars"
     echo
     local palisade_config bar r p
@@ -620,6 +711,20 @@ report() {
     if [ -n "${SKIPPED[palisade-crs-pl1]:-}" ]; then
         echo "- issue 5 CRS bars not measured: ${SKIPPED[palisade-crs-pl1]}"
     fi
+    # Identity: JWT verification + rate limiting on, against the same pipeline without them.
+    local identity_config minimum_identity
+    for identity_config in palisade-identity palisade-identity-redis; do
+        minimum_identity=0.9
+        [ "$identity_config" = palisade-identity-redis ] && minimum_identity=0.8
+        for mix in "${MIX_LIST[@]}"; do
+            key="$identity_config/$mix"
+            ran "$key" && ran "palisade-block/$mix" || continue
+            r=$(ratio "${RPS[$key]}" "${RPS[palisade-block/$mix]}")
+            bar=PASS
+            at_least "$r" "$minimum_identity" && [ "${NON2XX[$key]}" = 0 ] && [ "${ERRORS[$key]}" = 0 ] || bar=FAIL
+            echo "- $bar issue 6, $identity_config $mix: throughput ${r}× palisade-block (bar ≥ ${minimum_identity}×), CPU per request ${CPU_US[$key]:-?} vs ${CPU_US[palisade-block/$mix]:-?} µs, ${NON2XX[$key]} non-2xx, ${ERRORS[$key]} socket errors (bar 0)"
+        done
+    done
     echo
     echo "## Idle keep-alive connections"
     echo

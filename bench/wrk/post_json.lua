@@ -14,6 +14,11 @@ function M.setup(path, payload_file)
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Accept"] = "application/json"
   wrk.headers["User-Agent"] = "palisade-bench/1 (wrk)"
+  -- Identity configurations of compare.sh pass a bearer token.
+  local authorization = os.getenv("BENCH_AUTHORIZATION")
+  if authorization and authorization ~= "" then
+    wrk.headers["Authorization"] = authorization
+  end
 end
 
 return M

@@ -9,7 +9,9 @@
 use crate::config::{Access, AccessRuleConfig, CredentialKind};
 use crate::error::ConfigError;
 use http::Method;
-use palisade_core::{Principal, PrincipalKind};
+use palisade_core::{
+    CredentialScheme, OperationSecurity, Principal, PrincipalKind, SchemeRequirement,
+};
 use percent_encoding::percent_decode_str;
 use std::collections::BTreeMap;
 
@@ -255,7 +257,24 @@ impl RuleSet {
         path: &str,
         principal: Option<&Principal>,
     ) -> AuthzDecision {
+        self.authorize_with(method, path, principal, None)
+    }
+
+    /// Decides for a request, its verified principal and, when an API
+    /// description covers the request, the operation's declared security.
+    /// A configured rule that applies wins; otherwise the operation's security
+    /// decides; otherwise `default_access`.
+    pub fn authorize_with(
+        &self,
+        method: &Method,
+        path: &str,
+        principal: Option<&Principal>,
+        operation: Option<&OperationSecurity>,
+    ) -> AuthzDecision {
         let rule = self.find(method, path);
+        if let (None, Some(operation)) = (rule, operation) {
+            return authorize_operation(operation, principal);
+        }
         let access = rule.map_or(self.default_access, |r| r.access);
         match access {
             Access::Deny => return AuthzDecision::Denied,
@@ -293,6 +312,76 @@ impl RuleSet {
     }
 }
 
+/// Enforces an operation's declared security (OpenAPI `security`).
+///
+/// Any alternative suffices. Within an alternative, the schemes the gateway
+/// verifies (bearer tokens, OAuth 2 / OpenID Connect, API keys, mutual TLS)
+/// are satisfied by a principal of the matching kind that holds the listed
+/// scopes; one satisfied scheme satisfies the alternative, since a request
+/// carries one verified identity. An alternative made only of schemes the
+/// gateway cannot verify (HTTP basic, digest, undefined names) is left to the
+/// upstream: the request is allowed through.
+pub fn authorize_operation(
+    security: &OperationSecurity,
+    principal: Option<&Principal>,
+) -> AuthzDecision {
+    if security.allows_anonymous() {
+        return AuthzDecision::Allow;
+    }
+    let verifiable = |s: &&SchemeRequirement| accepted_kinds(s.scheme).is_some();
+    if security
+        .alternatives
+        .iter()
+        .any(|a| !a.schemes.iter().any(|s| verifiable(&s)))
+    {
+        return AuthzDecision::Allow;
+    }
+    let Some(principal) = principal else {
+        return AuthzDecision::Unauthenticated;
+    };
+    let mut fewest_missing: Option<Vec<String>> = None;
+    for alternative in &security.alternatives {
+        for scheme in alternative.schemes.iter().filter(verifiable) {
+            let kinds = accepted_kinds(scheme.scheme).unwrap_or(&[]);
+            if !kinds.contains(&principal.kind) {
+                continue;
+            }
+            let missing: Vec<String> = scheme
+                .scopes
+                .iter()
+                .filter(|s| !principal.has_scope(s))
+                .cloned()
+                .collect();
+            if missing.is_empty() {
+                return AuthzDecision::Allow;
+            }
+            if fewest_missing
+                .as_ref()
+                .is_none_or(|m| missing.len() < m.len())
+            {
+                fewest_missing = Some(missing);
+            }
+        }
+    }
+    match fewest_missing {
+        Some(missing) => AuthzDecision::MissingScopes(missing),
+        None => AuthzDecision::WrongCredential,
+    }
+}
+
+/// The principal kinds that satisfy a scheme; `None` for schemes the gateway
+/// does not verify.
+fn accepted_kinds(scheme: CredentialScheme) -> Option<&'static [PrincipalKind]> {
+    match scheme {
+        CredentialScheme::Bearer | CredentialScheme::OAuth2 | CredentialScheme::OpenIdConnect => {
+            Some(&[PrincipalKind::Jwt, PrincipalKind::OpaqueToken])
+        }
+        CredentialScheme::ApiKey => Some(&[PrincipalKind::ApiKey]),
+        CredentialScheme::MutualTls => Some(&[PrincipalKind::ClientCertificate]),
+        CredentialScheme::OtherHttp | CredentialScheme::Unknown => None,
+    }
+}
+
 /// A claim value matches when it equals an allowed value, or when one of its
 /// comma-joined elements (array claims) does.
 fn claim_matches(value: &str, allowed: &[String]) -> bool {
@@ -314,7 +403,109 @@ pub fn credential_of(kind: PrincipalKind) -> CredentialKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use palisade_core::SecurityAlternative;
     use proptest::prelude::*;
+
+    fn principal(kind: PrincipalKind, scopes: &[&str]) -> Principal {
+        let mut p = Principal::new(kind, "someone");
+        p.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        p
+    }
+
+    fn requirement(alternatives: &[&[(CredentialScheme, &[&str])]]) -> OperationSecurity {
+        OperationSecurity {
+            operation: "op".into(),
+            alternatives: alternatives
+                .iter()
+                .map(|schemes| SecurityAlternative {
+                    schemes: schemes
+                        .iter()
+                        .enumerate()
+                        .map(|(i, (scheme, scopes))| SchemeRequirement {
+                            name: format!("s{i}"),
+                            scheme: *scheme,
+                            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn operation_security_decides_by_kind_and_scope() {
+        use CredentialScheme as S;
+        let oauth_admin = requirement(&[&[(S::OAuth2, &["admin"])]]);
+        let jwt_user = principal(PrincipalKind::Jwt, &["read"]);
+        let jwt_admin = principal(PrincipalKind::Jwt, &["admin", "read"]);
+        let key = principal(PrincipalKind::ApiKey, &["admin"]);
+        assert_eq!(
+            authorize_operation(&oauth_admin, None),
+            AuthzDecision::Unauthenticated
+        );
+        assert_eq!(
+            authorize_operation(&oauth_admin, Some(&jwt_user)),
+            AuthzDecision::MissingScopes(vec!["admin".into()])
+        );
+        assert_eq!(
+            authorize_operation(&oauth_admin, Some(&jwt_admin)),
+            AuthzDecision::Allow
+        );
+        assert_eq!(
+            authorize_operation(&oauth_admin, Some(&key)),
+            AuthzDecision::WrongCredential
+        );
+        // Either alternative: a token with the scope, or an API key.
+        let either = requirement(&[&[(S::OAuth2, &["admin"])], &[(S::ApiKey, &[])]]);
+        assert_eq!(
+            authorize_operation(&either, Some(&key)),
+            AuthzDecision::Allow
+        );
+        // Public and optional operations.
+        assert_eq!(
+            authorize_operation(&requirement(&[]), None),
+            AuthzDecision::Allow
+        );
+        assert_eq!(
+            authorize_operation(&requirement(&[&[], &[(S::Bearer, &[])]]), None),
+            AuthzDecision::Allow
+        );
+        // Schemes the gateway does not verify are the upstream's to check.
+        assert_eq!(
+            authorize_operation(&requirement(&[&[(S::OtherHttp, &[])]]), None),
+            AuthzDecision::Allow
+        );
+    }
+
+    #[test]
+    fn a_configured_rule_wins_over_the_operation_security() {
+        let rules = RuleSet::compile(
+            &[AccessRuleConfig {
+                path: "/open/**".into(),
+                methods: vec![],
+                access: Access::Anonymous,
+                accept: vec![],
+                scopes: vec![],
+                claims: BTreeMap::new(),
+            }],
+            Access::Anonymous,
+            true,
+        )
+        .expect("rules");
+        let bearer = requirement(&[&[(CredentialScheme::Bearer, &[])]]);
+        assert_eq!(
+            rules.authorize_with(&Method::GET, "/open/x", None, Some(&bearer)),
+            AuthzDecision::Allow
+        );
+        assert_eq!(
+            rules.authorize_with(&Method::GET, "/closed", None, Some(&bearer)),
+            AuthzDecision::Unauthenticated
+        );
+        assert_eq!(
+            rules.authorize_with(&Method::GET, "/closed", None, None),
+            AuthzDecision::Allow
+        );
+    }
 
     /// Obviously correct (exponential) matcher to compare against.
     fn reference(pattern: &[PatternSegment], path: &[String]) -> bool {

@@ -35,7 +35,8 @@ use crate::verified_cache::VerifiedTokenCache;
 use arc_swap::ArcSwap;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use palisade_core::{
-    Category, Detector, Enforcement, Finding, Location, Phase, Principal, Severity, Transaction,
+    Category, Detector, Enforcement, Finding, Location, OperationSecurity, Phase, Principal,
+    Severity, Transaction,
 };
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -634,15 +635,22 @@ impl AuthEngine {
     }
 
     /// Authorizes the transaction and reports findings (401/403 enforcement).
+    /// An `Arc<OperationSecurity>` in `tx.state` (the API description's
+    /// `security` for the operation addressed) applies where no configured
+    /// rule does.
     pub fn authorize(&self, tx: &mut Transaction) {
         let outcome = tx
             .state
             .get::<AuthOutcome>()
             .cloned()
             .unwrap_or(AuthOutcome::Anonymous);
-        let decision =
-            self.rules
-                .authorize(&tx.request.method, tx.request.path(), tx.principal.as_ref());
+        let operation = tx.state.get::<Arc<OperationSecurity>>().cloned();
+        let decision = self.rules.authorize_with(
+            &tx.request.method,
+            tx.request.path(),
+            tx.principal.as_ref(),
+            operation.as_deref(),
+        );
         let path_location = Location::new("path");
         let path = tx.request.path().to_owned();
         match decision {

@@ -26,7 +26,14 @@
 //!   requiring authentication, scopes and claim values. Missing or refused
 //!   credentials give a `BrokenAuthentication` finding enforced as 401 with an
 //!   RFC 6750 `WWW-Authenticate` challenge; insufficient rights give a
-//!   `BrokenFunctionAuthorization` finding enforced as 403.
+//!   `BrokenFunctionAuthorization` finding enforced as 403. Where no rule
+//!   applies and an OpenAPI description covers the request, the operation's
+//!   `security` requirements decide ([`authz::authorize_operation`]): any
+//!   alternative suffices; bearer/OAuth 2/OpenID Connect schemes need a token
+//!   with the listed scopes, `apiKey` an API key, `mutualTLS` a client
+//!   certificate; `security: []` or an empty alternative makes the operation
+//!   public; schemes the gateway cannot verify (HTTP basic) are left to the
+//!   upstream.
 //! * **Identity headers** ([`identity_headers`]): client copies stripped,
 //!   verified values set for the upstream.
 //!

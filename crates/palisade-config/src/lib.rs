@@ -22,6 +22,10 @@ pub use palisade_tls::{ServerTlsConfig, UpstreamTlsConfig};
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Worker threads serving client connections, each with its own event loop
+    /// and upstream connection pool. 0 (the default) starts one per CPU core.
+    #[serde(default)]
+    pub workers: usize,
     /// Where clients connect. Default: one plain listener on 127.0.0.1:8080.
     #[serde(default)]
     pub listeners: Vec<ListenerConfig>,

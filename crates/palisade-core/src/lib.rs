@@ -20,6 +20,7 @@ mod event;
 mod finding;
 mod principal;
 mod redact;
+mod security;
 mod transaction;
 
 pub use category::{ApiTop10, Category};
@@ -29,4 +30,5 @@ pub use event::{Latencies, SecurityEvent};
 pub use finding::{Enforcement, Finding, Location, Severity};
 pub use principal::{Principal, PrincipalKind};
 pub use redact::{redact_evidence, Evidence, EVIDENCE_MAX_CHARS};
+pub use security::{CredentialScheme, OperationSecurity, SchemeRequirement, SecurityAlternative};
 pub use transaction::{RequestHead, ResponseEdit, ResponseHead, Transaction};

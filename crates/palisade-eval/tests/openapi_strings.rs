@@ -1,5 +1,5 @@
 //! Generalisation guard: descriptions and examples from real public API
-//! descriptions (read from `/work/shared/openapi-specs` when present, never
+//! descriptions (read from `../shared/openapi-specs` (beside the repository) when present, never
 //! copied into the repository) are benign traffic the detectors never saw.
 //! Sent as a JSON string and as a query parameter, they must pass.
 

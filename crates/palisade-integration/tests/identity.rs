@@ -235,3 +235,143 @@ async fn login_brute_force_is_blocked_and_other_users_unaffected() {
     .await;
     assert_eq!(r.status, 200, "another user is unaffected: {}", r.text());
 }
+
+/// Security requirements declared in the OpenAPI description apply where no
+/// configured access rule does: the configuration only names the issuer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_security_requirements_are_enforced() {
+    let spec_dir = tempfile::tempdir().expect("tempdir");
+    let spec = spec_dir.path().join("api.yaml");
+    std::fs::write(
+        &spec,
+        r#"openapi: 3.0.3
+info: {title: shop, version: "1"}
+security:
+  - bearerAuth: []
+components:
+  securitySchemes:
+    bearerAuth: {type: http, scheme: bearer}
+    basicAuth: {type: http, scheme: basic}
+    oauth:
+      type: oauth2
+      flows:
+        clientCredentials:
+          tokenUrl: https://issuer.example/token
+          scopes: {admin: administration}
+paths:
+  /api/login:
+    post:
+      security: []
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object}
+      responses: {"200": {description: ok}}
+  /api/products:
+    get:
+      responses: {"200": {description: ok}}
+  /api/admin/users:
+    get:
+      security:
+        - oauth: [admin]
+      responses: {"200": {description: ok}}
+  /api/seats:
+    get:
+      security:
+        - {}
+        - bearerAuth: []
+      responses: {"200": {description: ok}}
+  /api/users/me:
+    get:
+      security:
+        - basicAuth: []
+      responses: {"200": {description: ok}}
+"#,
+    )
+    .expect("write spec");
+    let jwks = example().with_file_name("jwks.json");
+    let config = format!(
+        r#"
+[auth]
+default_access = "anonymous"
+
+[[auth.issuers]]
+issuer = "https://issuer.example"
+audiences = ["palisade-demo"]
+algorithms = ["RS256"]
+jwks_file = "{}"
+
+[openapi]
+spec = "{}"
+
+[openapi.policy]
+response_mode = "off"
+"#,
+        jwks.display(),
+        spec.display()
+    );
+    let h = Harness::with_config(&config).await;
+    let c = client();
+    let alice = bearer(&token("alice", None));
+    let admin = bearer(&token("root", Some("admin")));
+    let status = |r: &Reply| r.status;
+
+    // The document-wide requirement: a bearer token.
+    let r = send(&c, Method::GET, &h.url("/api/products"), &[], b"").await;
+    assert_eq!(status(&r), 401, "{}", r.text());
+    assert!(r.headers["www-authenticate"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("Bearer"));
+    let r = send(
+        &c,
+        Method::GET,
+        &h.url("/api/products"),
+        &[("authorization", &alice)],
+        b"",
+    )
+    .await;
+    assert_eq!(status(&r), 200, "{}", r.text());
+    // An operation's own requirement: the admin scope (BFLA).
+    let r = send(
+        &c,
+        Method::GET,
+        &h.url("/api/admin/users"),
+        &[("authorization", &alice)],
+        b"",
+    )
+    .await;
+    assert_eq!(status(&r), 403, "{}", r.text());
+    assert!(r.headers["www-authenticate"]
+        .to_str()
+        .unwrap_or("")
+        .contains("insufficient_scope"));
+    let r = send(
+        &c,
+        Method::GET,
+        &h.url("/api/admin/users"),
+        &[("authorization", &admin)],
+        b"",
+    )
+    .await;
+    assert_ne!(status(&r), 403, "{}", r.text());
+    // `security: []`: public; `{}` among the alternatives: optional.
+    let r = send(
+        &c,
+        Method::POST,
+        &h.url("/api/login"),
+        &[("content-type", "application/json")],
+        br#"{"username":"alice","password":"alice-wonderland-1"}"#,
+    )
+    .await;
+    assert_eq!(status(&r), 200, "{}", r.text());
+    let r = send(&c, Method::GET, &h.url("/api/seats"), &[], b"").await;
+    assert_eq!(status(&r), 200, "{}", r.text());
+    // HTTP basic is the upstream's to check: the gateway lets it through.
+    let r = send(&c, Method::GET, &h.url("/api/users/me"), &[], b"").await;
+    let from_gateway = r
+        .headers
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    assert!(!from_gateway, "{} {}", r.status, r.text());
+}

@@ -6,8 +6,11 @@ use crate::loader::{pointer_get, Documents, Loc};
 use crate::router::Router;
 use crate::schema::{SchemaArena, SchemaCompiler, SchemaId};
 use http::Method;
+use palisade_core::{CredentialScheme, OperationSecurity, SchemeRequirement, SecurityAlternative};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Request enforcement mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -213,6 +216,8 @@ pub(crate) struct Operation {
     pub(crate) variables: Vec<String>,
     /// Index of the route the operation is served by.
     pub(crate) route: usize,
+    /// The operation's `security`, or the document's; `None` when neither says.
+    pub(crate) security: Option<Arc<OperationSecurity>>,
 }
 
 impl Operation {
@@ -339,6 +344,18 @@ impl ApiSpec {
         self.operations
             .iter()
             .map(|o| (&o.method, o.template.as_str(), o.operation_id.as_deref()))
+    }
+
+    /// The security requirements of the operation `method path` addresses:
+    /// `None` when the path matches no operation or the document declares
+    /// no `security` for it.
+    pub fn operation_security(
+        &self,
+        method: &Method,
+        path: &str,
+    ) -> Option<&Arc<OperationSecurity>> {
+        let found = self.match_operation(method, path)?;
+        self.operations.get(found.index)?.security.as_ref()
     }
 
     /// The operation `method path` addresses; `path` excludes the query string.
@@ -468,6 +485,10 @@ struct Builder {
     operations: Vec<Operation>,
     routes: Vec<Route>,
     router: Router,
+    /// `components.securitySchemes`: name to kind.
+    schemes: HashMap<String, CredentialScheme>,
+    /// The document's top-level `security`.
+    root_security: Option<Vec<SecurityAlternative>>,
 }
 
 fn as_object<'v>(
@@ -487,7 +508,100 @@ impl Builder {
             operations: Vec::new(),
             routes: Vec::new(),
             router: Router::new(),
+            schemes: HashMap::new(),
+            root_security: None,
         }
+    }
+
+    /// Reads `components.securitySchemes` (each may be a `$ref`).
+    fn security_schemes(&mut self, root_loc: &Loc, root: &Value) -> Result<(), SpecError> {
+        let Some(components) = root.get("components") else {
+            return Ok(());
+        };
+        if components.get("securitySchemes").is_none() && components.get("$ref").is_none() {
+            return Ok(());
+        }
+        let (comp_loc, comp_file) = self.docs.deref(&root_loc.child("components"))?;
+        let comp = pointer_get(&comp_file, &comp_loc.pointer)
+            .cloned()
+            .unwrap_or(Value::Null);
+        let Some(schemes) = comp.get("securitySchemes") else {
+            return Ok(());
+        };
+        let schemes_loc = comp_loc.child("securitySchemes");
+        let names: Vec<String> = as_object(&self.docs, &schemes_loc, schemes)?
+            .keys()
+            .cloned()
+            .collect();
+        for name in names {
+            let (loc, file) = self.docs.deref(&schemes_loc.child(&name))?;
+            let scheme = pointer_get(&file, &loc.pointer)
+                .cloned()
+                .unwrap_or(Value::Null);
+            let map = as_object(&self.docs, &loc, &scheme)?;
+            let kind = match map.get("type").and_then(Value::as_str) {
+                Some("http") => {
+                    let http = map.get("scheme").and_then(Value::as_str).unwrap_or("");
+                    if http.eq_ignore_ascii_case("bearer") {
+                        CredentialScheme::Bearer
+                    } else {
+                        CredentialScheme::OtherHttp
+                    }
+                }
+                Some("apiKey") => CredentialScheme::ApiKey,
+                Some("oauth2") => CredentialScheme::OAuth2,
+                Some("openIdConnect") => CredentialScheme::OpenIdConnect,
+                Some("mutualTLS") => CredentialScheme::MutualTls,
+                Some(_) => CredentialScheme::Unknown,
+                None => return Err(self.docs.invalid(&loc, "a security scheme needs a `type`")),
+            };
+            self.schemes.insert(name, kind);
+        }
+        Ok(())
+    }
+
+    /// Parses a `security` array: a list of `{scheme: [scopes]}` alternatives.
+    fn security_requirements(
+        &self,
+        loc: &Loc,
+        value: &Value,
+    ) -> Result<Vec<SecurityAlternative>, SpecError> {
+        let Value::Array(items) = value else {
+            return Err(self
+                .docs
+                .invalid(loc, "`security` must be an array of requirement objects"));
+        };
+        let mut alternatives = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let item_loc = loc.index(i);
+            let map = as_object(&self.docs, &item_loc, item)?;
+            let mut schemes = Vec::with_capacity(map.len());
+            for (name, scopes) in map {
+                let Value::Array(scopes) = scopes else {
+                    return Err(self.docs.invalid(
+                        &item_loc.child(name),
+                        "a security requirement lists its scopes in an array",
+                    ));
+                };
+                schemes.push(SchemeRequirement {
+                    name: name.clone(),
+                    // An undefined scheme is the document's mistake; it still
+                    // requires some credential rather than none.
+                    scheme: self
+                        .schemes
+                        .get(name)
+                        .copied()
+                        .unwrap_or(CredentialScheme::Unknown),
+                    scopes: scopes
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect(),
+                });
+            }
+            alternatives.push(SecurityAlternative { schemes });
+        }
+        Ok(alternatives)
     }
 
     fn build(mut self) -> Result<ApiSpec, SpecError> {
@@ -522,6 +636,11 @@ impl Builder {
             }
         };
         let root_overrides = Overrides::read(&self.docs, &root_loc, &root)?;
+        self.security_schemes(&root_loc, &root)?;
+        if let Some(security) = root_map.get("security") {
+            self.root_security =
+                Some(self.security_requirements(&root_loc.child("security"), security)?);
+        }
         let root_bases = self.base_paths(&root_loc, root_map.get("servers"))?;
         if root_map.contains_key("paths") {
             let (paths_loc, paths_file) = self.docs.deref(&root_loc.child("paths"))?;
@@ -687,14 +806,29 @@ impl Builder {
                 None => Vec::new(),
             };
             let overrides = Overrides::read(&self.docs, &op_loc, &op)?.or(item_overrides);
+            let alternatives = match op_map.get("security") {
+                Some(security) => {
+                    Some(self.security_requirements(&op_loc.child("security"), security)?)
+                }
+                None => self.root_security.clone(),
+            };
+            let operation_id = op_map
+                .get("operationId")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let security = alternatives.map(|alternatives| {
+                Arc::new(OperationSecurity {
+                    operation: operation_id
+                        .clone()
+                        .unwrap_or_else(|| format!("{method} {template}")),
+                    alternatives,
+                })
+            });
             route.methods.push((method.clone(), self.operations.len()));
             self.operations.push(Operation {
                 method: method.clone(),
                 template: template.to_owned(),
-                operation_id: op_map
-                    .get("operationId")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                operation_id,
                 deprecated: op_map
                     .get("deprecated")
                     .and_then(Value::as_bool)
@@ -706,6 +840,7 @@ impl Builder {
                 base_path: String::new(),
                 variables: Vec::new(),
                 route: route_index,
+                security,
             });
         }
         if !routed {

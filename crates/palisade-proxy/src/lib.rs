@@ -19,6 +19,7 @@ pub mod problem;
 pub mod routing;
 pub mod runtime;
 pub mod upstream;
+pub mod workers;
 
 use arc_swap::ArcSwap;
 use palisade_core::{SecurityEvent, Transaction};

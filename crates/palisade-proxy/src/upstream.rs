@@ -1,7 +1,12 @@
 //! Upstream clusters: pooled keep-alive connections (hyper-util's client),
 //! round robin over addresses, and passive health checking: an address that
 //! fails `eject_after_failures` times in a row is left out for `eject_for`.
+//!
+//! Each worker thread has its own pool (see [`crate::workers`]): a pooled
+//! connection is driven by a task on the runtime that opened it, so sharing one
+//! pool between workers would bounce every request between threads.
 
+use crate::workers::current_worker;
 use bytes::Bytes;
 use http::{Request, Response, Uri};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -12,7 +17,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use palisade_config::UpstreamConfig;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -53,8 +58,16 @@ pub struct Upstream {
     eject_for: Duration,
     read_timeout: Duration,
     epoch: Instant,
-    client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+    connector: HttpsConnector<HttpConnector>,
+    pool_max_idle: usize,
+    /// One pool per worker thread, indexed by [`current_worker`], opened on first use.
+    clients: Box<[OnceLock<UpstreamClient>]>,
 }
+
+type UpstreamClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
+
+/// Pools kept per upstream; workers beyond this share pools (modulo).
+const MAX_POOLS: usize = 128;
 
 impl std::fmt::Debug for Upstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -108,10 +121,6 @@ impl Upstream {
             None => builder,
         };
         let connector = builder.enable_http1().wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(cfg.pool_max_idle)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(connector);
         Ok(Upstream {
             name: cfg.name.clone(),
             endpoints,
@@ -120,7 +129,18 @@ impl Upstream {
             eject_for: cfg.eject_for.0,
             read_timeout: cfg.read_timeout.0,
             epoch: Instant::now(),
-            client,
+            connector,
+            pool_max_idle: cfg.pool_max_idle,
+            clients: (0..MAX_POOLS).map(|_| OnceLock::new()).collect(),
+        })
+    }
+
+    fn client(&self) -> &UpstreamClient {
+        self.clients[current_worker() % MAX_POOLS].get_or_init(|| {
+            Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(self.pool_max_idle)
+                .pool_idle_timeout(Duration::from_secs(60))
+                .build(self.connector.clone())
         })
     }
 
@@ -172,7 +192,7 @@ impl Upstream {
         *req.uri_mut() =
             Uri::from_parts(parts).map_err(|e| UpstreamError::Failed(e.to_string()))?;
         *req.version_mut() = http::Version::HTTP_11;
-        let result = tokio::time::timeout(self.read_timeout, self.client.request(req)).await;
+        let result = tokio::time::timeout(self.read_timeout, self.client().request(req)).await;
         match result {
             Ok(Ok(resp)) => {
                 self.record(idx, true);

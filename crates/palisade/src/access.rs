@@ -6,11 +6,13 @@ use anyhow::{anyhow, Result};
 use palisade_auth::AuthEngine;
 use palisade_config::Config;
 use palisade_core::Transaction;
+use palisade_openapi::ApiSpec;
 use palisade_proxy::{AccessControl, BoxFuture};
 use palisade_ratelimit::{
     record_outcome, Counters, IdentitySpread, LoginAttempt, LoginGuard, LoginVerdict,
     RateLimitState, RateLimiter, SharedStore,
 };
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,6 +22,9 @@ pub struct Access {
     limiter: Option<RateLimiter>,
     login: Option<LoginGuard>,
     spread: Option<IdentitySpread>,
+    /// Route name to its API description, whose `security` requirements
+    /// apply where no configured access rule does.
+    specs: HashMap<String, Arc<ApiSpec>>,
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -39,7 +44,11 @@ struct PendingLogin(LoginAttempt);
 impl Access {
     /// Builds the stages the configuration asks for; `None` when it asks for none.
     /// Must run inside a tokio runtime (background refreshes are spawned).
-    pub fn build(config: &Config, base: &Path) -> Result<Option<Arc<Access>>> {
+    pub fn build(
+        config: &Config,
+        base: &Path,
+        specs: HashMap<String, Arc<ApiSpec>>,
+    ) -> Result<Option<Arc<Access>>> {
         let wants = config.auth.is_some()
             || !config.rate_limits.is_empty()
             || !config.login_protection.is_empty()
@@ -87,6 +96,7 @@ impl Access {
             limiter,
             login,
             spread,
+            specs,
             background,
         })))
     }
@@ -96,6 +106,13 @@ impl AccessControl for Access {
     fn on_request_head<'a>(&'a self, tx: &'a mut Transaction) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if let Some(auth) = &self.auth {
+                if let Some(security) = self
+                    .specs
+                    .get(&*tx.request.route)
+                    .and_then(|spec| spec.operation_security(&tx.request.method, tx.request.path()))
+                {
+                    tx.state.insert(security.clone());
+                }
                 auth.authenticate(tx).await;
                 auth.authorize(tx);
             }

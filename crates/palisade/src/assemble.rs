@@ -9,9 +9,11 @@ use palisade_detect::NativeDetector;
 use palisade_events::{EventPipeline, EventSink, EventsConfig};
 use palisade_openapi::{ApiSpec, OpenApiDetector};
 use palisade_proxy::admin::{run_admin, AdminState};
-use palisade_proxy::conn::{run_listener, ConnLimits, ListenerSpec, ListenerTls};
+use palisade_proxy::conn::{ConnLimits, ListenerSpec, ListenerTls};
 use palisade_proxy::hygiene::ErrorScrubber;
+use palisade_proxy::workers::{spawn_workers, worker_count, BoundListener};
 use palisade_proxy::{EventRecorder, Gateway, Runtime};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -141,17 +143,54 @@ struct SharedDetectors {
     scrubber: Option<Arc<dyn Detector>>,
 }
 
-fn load_openapi(section: &OpenApiConfig, base: &Path) -> Result<Arc<dyn Detector>> {
+/// The API descriptions of one configuration: the global one and each route's own.
+#[derive(Default)]
+pub(crate) struct Specs {
+    global: Option<(Arc<ApiSpec>, Arc<dyn Detector>)>,
+    /// Route name to the description in force on it (its own or the global one).
+    pub(crate) by_route: HashMap<String, Arc<ApiSpec>>,
+    own_detectors: HashMap<String, Arc<dyn Detector>>,
+}
+
+fn load_spec(section: &OpenApiConfig, base: &Path) -> Result<Arc<ApiSpec>> {
     let path = if section.spec.is_relative() {
         base.join(&section.spec)
     } else {
         section.spec.clone()
     };
     let spec = ApiSpec::load(&path).map_err(|e| anyhow!("OpenAPI {}: {e}", path.display()))?;
-    Ok(Arc::new(OpenApiDetector::new(
-        Arc::new(spec),
-        section.policy.clone(),
-    )))
+    Ok(Arc::new(spec))
+}
+
+impl Specs {
+    fn load(config: &Config, base: &Path) -> Result<Specs> {
+        let mut specs = Specs::default();
+        if let Some(section) = &config.openapi {
+            let spec = load_spec(section, base)?;
+            let detector: Arc<dyn Detector> =
+                Arc::new(OpenApiDetector::new(spec.clone(), section.policy.clone()));
+            specs.global = Some((spec, detector));
+        }
+        for route in &config.routes {
+            match &route.openapi {
+                Some(section) => {
+                    let spec = load_spec(section, base)
+                        .with_context(|| format!("route `{}`", route.name))?;
+                    specs.own_detectors.insert(
+                        route.name.clone(),
+                        Arc::new(OpenApiDetector::new(spec.clone(), section.policy.clone())),
+                    );
+                    specs.by_route.insert(route.name.clone(), spec);
+                }
+                None => {
+                    if let Some((spec, _)) = &specs.global {
+                        specs.by_route.insert(route.name.clone(), spec.clone());
+                    }
+                }
+            }
+        }
+        Ok(specs)
+    }
 }
 
 /// Loads the SecLang rules (relative paths against the config file's directory).
@@ -171,13 +210,9 @@ pub fn load_crs(config: &palisade_waf::WafConfig, base: &Path) -> Result<Arc<dyn
 }
 
 impl SharedDetectors {
-    fn build(config: &Config, base: &Path) -> Result<SharedDetectors> {
+    fn build(config: &Config, base: &Path, specs: &Specs) -> Result<SharedDetectors> {
         Ok(SharedDetectors {
-            openapi: config
-                .openapi
-                .as_ref()
-                .map(|o| load_openapi(o, base))
-                .transpose()?,
+            openapi: specs.global.as_ref().map(|(_, d)| d.clone()),
             native: config.detect.enabled.then(|| {
                 Arc::new(NativeDetector::new(config.detect.native.clone())) as Arc<dyn Detector>
             }),
@@ -193,12 +228,11 @@ impl SharedDetectors {
     fn for_route(
         &self,
         route: &palisade_config::RouteConfig,
-        base: &Path,
+        specs: &Specs,
     ) -> Result<Vec<Arc<dyn Detector>>, String> {
         let mut out: Vec<Arc<dyn Detector>> = Vec::new();
-        match &route.openapi {
-            Some(o) => out
-                .push(load_openapi(o, base).map_err(|e| format!("route `{}`: {e:#}", route.name))?),
+        match specs.own_detectors.get(&route.name) {
+            Some(own) => out.push(own.clone()),
             None => out.extend(self.openapi.clone()),
         }
         out.extend(self.native.clone());
@@ -231,12 +265,13 @@ fn build_runtime(
     generation: u64,
     sample: f64,
 ) -> Result<Runtime> {
-    let shared = SharedDetectors::build(config, base)?;
-    let detectors_for = |r: &palisade_config::RouteConfig| shared.for_route(r, base);
+    let specs = Specs::load(config, base)?;
+    let shared = SharedDetectors::build(config, base, &specs)?;
+    let detectors_for = |r: &palisade_config::RouteConfig| shared.for_route(r, &specs);
     let mut rt = Runtime::build(config, &detectors_for, events, &upstream_tls, generation)
         .map_err(|e| anyhow!(e))?;
     rt.access_log_sample = sample;
-    rt.access = crate::access::Access::build(config, base)?
+    rt.access = crate::access::Access::build(config, base, specs.by_route)?
         .map(|a| a as Arc<dyn palisade_proxy::AccessControl>);
     Ok(rt)
 }
@@ -304,20 +339,26 @@ pub async fn start(opts: Options) -> Result<RunningGateway> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
     let mut listen_addrs = Vec::new();
+    let mut bound = Vec::new();
     for l in &config.listeners {
         let spec = listener_spec(l)?;
-        let listener = TcpListener::bind(l.address)
+        // tokio's bind sets SO_REUSEADDR and a backlog of 1024 (std's is 128).
+        let socket = TcpListener::bind(l.address)
             .await
+            .and_then(TcpListener::into_std)
             .with_context(|| format!("cannot listen on {}", l.address))?;
-        listen_addrs.push(listener.local_addr()?);
-        tasks.push(tokio::spawn(run_listener(
-            listener,
-            spec,
-            gateway.clone(),
-            conn_limits.clone(),
-            shutdown_rx.clone(),
-        )));
+        listen_addrs.push(socket.local_addr()?);
+        bound.push(BoundListener { socket, spec });
     }
+    let workers = worker_count(config.workers);
+    for done in spawn_workers(workers, &bound, &gateway, &conn_limits, &shutdown_rx)
+        .context("starting worker threads")?
+    {
+        tasks.push(tokio::spawn(done));
+    }
+    // The workers hold their own clones of the sockets.
+    drop(bound);
+    tracing::debug!(workers, "serving");
 
     let generation = Arc::new(AtomicU64::new(1));
     let reload_lock = Arc::new(Mutex::new(()));

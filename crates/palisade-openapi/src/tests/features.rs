@@ -1049,3 +1049,101 @@ fn policy_deserialises_strictly_and_drives_wants() {
     let d = OpenApiDetector::new(Arc::new(bare), policy);
     assert!(d.wants(Phase::RequestBody) && !d.wants(Phase::ResponseBody));
 }
+
+const SECURED: &str = r##"
+openapi: 3.1.0
+info: {title: secured, version: "1"}
+security: [{bearer: []}]
+components:
+  securitySchemes:
+    bearer: {type: http, scheme: Bearer}
+    key: {type: apiKey, in: header, name: X-Key}
+    oauth: {$ref: "#/components/x-schemes/oauth"}
+    cert: {type: mutualTLS}
+  x-schemes:
+    oauth:
+      type: oauth2
+      flows: {clientCredentials: {tokenUrl: "https://id.example/t", scopes: {admin: a, read: r}}}
+paths:
+  /items:
+    get: {responses: {"200": {description: ok}}}
+    post:
+      security: [{oauth: [admin, read]}, {key: [], cert: []}]
+      responses: {"200": {description: ok}}
+  /public:
+    get:
+      security: []
+      responses: {"200": {description: ok}}
+  /optional:
+    get:
+      security: [{}, {undefined: [x]}]
+      responses: {"200": {description: ok}}
+"##;
+
+#[test]
+fn security_requirements_are_read_per_operation_with_the_document_default() {
+    use palisade_core::CredentialScheme as S;
+    let spec = ApiSpec::from_str(SECURED, Path::new(".")).expect("loads");
+    let get = spec
+        .operation_security(&Method::GET, "/items")
+        .expect("inherits the document's security");
+    assert_eq!(get.alternatives.len(), 1);
+    assert_eq!(get.alternatives[0].schemes[0].scheme, S::Bearer);
+    assert!(!get.allows_anonymous());
+
+    let post = spec
+        .operation_security(&Method::POST, "/items")
+        .expect("own security");
+    assert_eq!(post.alternatives.len(), 2);
+    let oauth = &post.alternatives[0].schemes[0];
+    assert_eq!(
+        (oauth.scheme, oauth.scopes.clone()),
+        (S::OAuth2, vec!["admin".to_owned(), "read".to_owned()])
+    );
+    let mut kinds: Vec<&str> = post.alternatives[1]
+        .schemes
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, vec!["cert", "key"]);
+    assert!(post.alternatives[1].schemes.iter().all(|s| s.scheme
+        == if s.name == "key" {
+            S::ApiKey
+        } else {
+            S::MutualTls
+        }));
+
+    let public = spec
+        .operation_security(&Method::GET, "/public")
+        .expect("declared");
+    assert!(public.alternatives.is_empty() && public.allows_anonymous());
+    let optional = spec
+        .operation_security(&Method::GET, "/optional")
+        .expect("declared");
+    assert!(optional.allows_anonymous());
+    assert_eq!(optional.alternatives[1].schemes[0].scheme, S::Unknown);
+    assert!(spec.operation_security(&Method::GET, "/nowhere").is_none());
+}
+
+#[test]
+fn security_without_a_document_default_is_none_and_bad_shapes_are_errors() {
+    let spec = ApiSpec::from_str(SHOP, Path::new(".")).expect("loads");
+    assert!(spec
+        .operation_security(&Method::GET, "/api/v1/users/me")
+        .is_none());
+
+    for bad in [
+        "security: {bearer: []}",
+        "security: [{bearer: read}]",
+        "security: [[]]",
+    ] {
+        let text =
+            format!("openapi: 3.0.3\ninfo: {{title: t, version: '1'}}\n{bad}\npaths: {{}}\n");
+        let err = ApiSpec::from_str(&text, Path::new(".")).expect_err(bad);
+        assert!(err.to_string().contains("security"), "{bad}: {err}");
+    }
+    let no_type = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\ncomponents: {securitySchemes: {x: {scheme: bearer}}}\npaths: {}\n";
+    let err = ApiSpec::from_str(no_type, Path::new(".")).expect_err("scheme without type");
+    assert!(err.to_string().contains("type"), "{err}");
+}

@@ -1,0 +1,107 @@
+//! Thread-per-core serving.
+//!
+//! Each worker is an OS thread running its own single-threaded tokio runtime.
+//! Every worker accepts on a clone of every listening socket (the kernel hands
+//! a new connection to whichever worker is waiting, so an idle worker picks up
+//! work first), serves the connection to its end, and sends the request
+//! upstream over its own connection pool (see [`crate::upstream`]). A request
+//! therefore never changes threads: no work stealing, no cross-thread wake-up
+//! between the client connection and the upstream connection.
+//!
+//! Everything shared between workers is either immutable for the life of a
+//! configuration generation ([`crate::Gateway`]) or lock-free/short-locked
+//! (connection accounting, metrics, the event queue).
+
+use crate::conn::{run_listener, ConnLimits, ListenerSpec};
+use crate::Gateway;
+use std::cell::Cell;
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use tokio::sync::{oneshot, watch};
+
+thread_local! {
+    /// 1-based index of the worker running on this thread; 0 elsewhere.
+    static WORKER_INDEX: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The worker serving on this thread: 1..=n on worker threads, 0 on any
+/// other thread (the control runtime, tests that drive the pipeline directly).
+pub fn current_worker() -> usize {
+    WORKER_INDEX.with(Cell::get)
+}
+
+/// How many workers to start for a configured value: 0 means one per core.
+pub fn worker_count(configured: usize) -> usize {
+    if configured > 0 {
+        return configured;
+    }
+    std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(1)
+}
+
+/// One bound listening socket and how its connections are served.
+pub struct BoundListener {
+    pub socket: std::net::TcpListener,
+    pub spec: ListenerSpec,
+}
+
+/// Starts `count` workers serving `listeners` until `shutdown` turns true.
+/// The returned futures complete when each worker has drained and stopped.
+pub fn spawn_workers(
+    count: usize,
+    listeners: &[BoundListener],
+    gateway: &Gateway,
+    conn_limits: &Arc<ConnLimits>,
+    shutdown: &watch::Receiver<bool>,
+) -> io::Result<Vec<impl Future<Output = ()> + Send + 'static>> {
+    let mut done = Vec::with_capacity(count);
+    for index in 1..=count {
+        let mut sockets = Vec::with_capacity(listeners.len());
+        for l in listeners {
+            let socket = l.socket.try_clone()?;
+            socket.set_nonblocking(true)?;
+            sockets.push((socket, l.spec.clone()));
+        }
+        let gateway = gateway.clone();
+        let conn_limits = conn_limits.clone();
+        let shutdown = shutdown.clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (finished, finished_rx) = oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name(format!("palisade-worker-{index}"))
+            .spawn(move || {
+                WORKER_INDEX.with(|w| w.set(index));
+                runtime.block_on(async move {
+                    let mut serving = Vec::with_capacity(sockets.len());
+                    for (socket, spec) in sockets {
+                        match tokio::net::TcpListener::from_std(socket) {
+                            Ok(listener) => serving.push(tokio::spawn(run_listener(
+                                listener,
+                                spec,
+                                gateway.clone(),
+                                conn_limits.clone(),
+                                shutdown.clone(),
+                            ))),
+                            Err(e) => {
+                                tracing::error!(worker = index, error = %e, "cannot register listener")
+                            }
+                        }
+                    }
+                    for s in serving {
+                        let _ = s.await;
+                    }
+                });
+                // Dropping the runtime cancels what the drain left behind.
+                drop(runtime);
+                let _ = finished.send(());
+            })?;
+        done.push(async move {
+            let _ = finished_rx.await;
+        });
+    }
+    Ok(done)
+}
