@@ -9,14 +9,11 @@
 use crate::config::{Access, AccessRuleConfig, CredentialKind};
 use crate::error::ConfigError;
 use http::Method;
+pub use palisade_core::normalize_path;
 use palisade_core::{
     CredentialScheme, OperationSecurity, Principal, PrincipalKind, SchemeRequirement,
 };
-use percent_encoding::percent_decode_str;
 use std::collections::BTreeMap;
-
-/// Most segments a path is split into; beyond that the rest is one segment.
-const MAX_SEGMENTS: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum PatternSegment {
@@ -114,39 +111,6 @@ fn segment_eq(literal: &str, segment: &str, case_insensitive: bool) -> bool {
     }
 }
 
-/// Splits a request path into normalised segments.
-pub fn normalize_path(raw_path: &str) -> Vec<String> {
-    let path = raw_path.split(['?', '#']).next().unwrap_or("");
-    let mut out: Vec<String> = Vec::new();
-    for raw in path.split('/') {
-        let without_params = raw.split(';').next().unwrap_or("");
-        // Decoding twice catches `%252F`-style double encodings that some
-        // upstream stacks decode again.
-        let once = percent_decode_str(without_params).decode_utf8_lossy();
-        let twice = percent_decode_str(&once).decode_utf8_lossy().into_owned();
-        for piece in twice.split(['/', '\\']) {
-            let piece = piece.split(';').next().unwrap_or("");
-            match piece {
-                "" | "." => {}
-                ".." => {
-                    out.pop();
-                }
-                seg => {
-                    if out.len() >= MAX_SEGMENTS {
-                        if let Some(last) = out.last_mut() {
-                            last.push('/');
-                            last.push_str(seg);
-                        }
-                    } else {
-                        out.push(seg.to_owned());
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
 /// A compiled access rule.
 #[derive(Debug, Clone)]
 pub struct AccessRule {
@@ -238,8 +202,12 @@ impl RuleSet {
 
     /// The rule applying to a request, if any.
     pub fn find(&self, method: &Method, path: &str) -> Option<&AccessRule> {
-        let segments = normalize_path(path);
-        self.rules.iter().find(|r| r.applies(method, &segments))
+        self.find_segments(method, &normalize_path(path))
+    }
+
+    /// The rule applying to a request whose path is already normalised.
+    pub fn find_segments(&self, method: &Method, segments: &[String]) -> Option<&AccessRule> {
+        self.rules.iter().find(|r| r.applies(method, segments))
     }
 
     /// True when some request to this method and path might need credentials.
@@ -271,7 +239,18 @@ impl RuleSet {
         principal: Option<&Principal>,
         operation: Option<&OperationSecurity>,
     ) -> AuthzDecision {
-        let rule = self.find(method, path);
+        self.authorize_segments(method, &normalize_path(path), principal, operation)
+    }
+
+    /// [`RuleSet::authorize_with`] for an already normalised path.
+    pub fn authorize_segments(
+        &self,
+        method: &Method,
+        segments: &[String],
+        principal: Option<&Principal>,
+        operation: Option<&OperationSecurity>,
+    ) -> AuthzDecision {
+        let rule = self.find_segments(method, segments);
         if let (None, Some(operation)) = (rule, operation) {
             return authorize_operation(operation, principal);
         }

@@ -645,9 +645,9 @@ impl AuthEngine {
             .cloned()
             .unwrap_or(AuthOutcome::Anonymous);
         let operation = tx.state.get::<Arc<OperationSecurity>>().cloned();
-        let decision = self.rules.authorize_with(
+        let decision = self.rules.authorize_segments(
             &tx.request.method,
-            tx.request.path(),
+            tx.request.normalized_segments(),
             tx.principal.as_ref(),
             operation.as_deref(),
         );

@@ -1,4 +1,4 @@
-use crate::{Finding, Principal};
+use crate::{Finding, PathSegments, Principal};
 use bytes::Bytes;
 use http::{Extensions, HeaderMap, HeaderName, Method, StatusCode, Uri, Version};
 use std::net::IpAddr;
@@ -20,6 +20,8 @@ pub struct RequestHead {
     pub request_id: Arc<str>,
     /// Name of the route the request matched.
     pub route: Arc<str>,
+    /// The path's normalised segments, computed once for every stage that matches paths.
+    pub path_segments: PathSegments,
 }
 
 impl RequestHead {
@@ -36,11 +38,17 @@ impl RequestHead {
             tls: false,
             request_id: Arc::from("synthetic"),
             route: Arc::from("default"),
+            path_segments: PathSegments::default(),
         }
     }
 
     pub fn path(&self) -> &str {
         self.uri.path()
+    }
+
+    /// The path split into normalised segments (see [`crate::normalize_path`]).
+    pub fn normalized_segments(&self) -> &[String] {
+        self.path_segments.get_or_compute(self.uri.path())
     }
 
     pub fn query(&self) -> Option<&str> {

@@ -137,6 +137,7 @@ pub async fn handle(
         tls: conn.tls,
         request_id: request_id.clone(),
         route: route.name.clone(),
+        path_segments: Default::default(),
     };
     let mut tx = Transaction::new(head);
     tx.principal = conn.client_principal.clone();

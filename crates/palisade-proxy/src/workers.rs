@@ -14,22 +14,12 @@
 
 use crate::conn::{run_listener, ConnLimits, ListenerSpec};
 use crate::Gateway;
-use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
 
-thread_local! {
-    /// 1-based index of the worker running on this thread; 0 elsewhere.
-    static WORKER_INDEX: Cell<usize> = const { Cell::new(0) };
-}
-
-/// The worker serving on this thread: 1..=n on worker threads, 0 on any
-/// other thread (the control runtime, tests that drive the pipeline directly).
-pub fn current_worker() -> usize {
-    WORKER_INDEX.with(Cell::get)
-}
+pub use palisade_core::worker::current_worker;
 
 /// How many workers to start for a configured value: 0 means one per core.
 pub fn worker_count(configured: usize) -> usize {
@@ -74,7 +64,7 @@ pub fn spawn_workers(
         std::thread::Builder::new()
             .name(format!("palisade-worker-{index}"))
             .spawn(move || {
-                WORKER_INDEX.with(|w| w.set(index));
+                palisade_core::worker::set_current_worker(index);
                 runtime.block_on(async move {
                     let mut serving = Vec::with_capacity(sockets.len());
                     for (socket, spec) in sockets {

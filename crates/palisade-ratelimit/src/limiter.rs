@@ -78,7 +78,7 @@ impl Limit {
 
     fn applies(&self, head: &RequestHead) -> bool {
         (self.methods.is_empty() || self.methods.contains(&head.method))
-            && self.pattern.matches(head.path())
+            && self.pattern.matches_segments(head.normalized_segments())
     }
 
     /// GCRA parameters for this request (a claim may carry its own rate).
@@ -130,9 +130,7 @@ impl Limit {
                 }
                 KeyPart::Route => out.push_str(&head.route),
                 KeyPart::Method => out.push_str(head.method.as_str()),
-                KeyPart::Path => {
-                    out.push_str(&palisade_auth::authz::normalize_path(head.path()).join("/"))
-                }
+                KeyPart::Path => out.push_str(&head.normalized_segments().join("/")),
                 KeyPart::Header(name) => {
                     let v = head
                         .headers

@@ -8,14 +8,20 @@
 //! is dropped and Redis is not tried again for `retry_interval_ms`; callers
 //! apply their failure policy meanwhile, so a dead Redis costs no latency.
 //! The first success after that logs the recovery.
+//!
+//! GCRA steps that arrive while another is on its way to Redis are sent
+//! together in the next script call (see [`GcraBatch`]): each request still
+//! gets its own exact, atomic GCRA decision in arrival order, but a busy
+//! gateway makes one round trip per batch instead of one per request.
 
 use crate::config::RedisConfig;
 use crate::gcra::{GcraDecision, GcraParams};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Script, ToRedisArgs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 
 /// Why a shared operation did not happen.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -49,6 +55,125 @@ if cost > burst then retry = tolerance end
 return {0, math.floor((tolerance - current) / interval), current, retry}
 "#;
 
+/// The GCRA step of [`GCRA_LUA`] applied to every key in turn, at one instant;
+/// a key listed twice sees the first step's new TAT.
+const GCRA_BATCH_LUA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local out = {}
+for i = 1, #KEYS do
+  local interval = tonumber(ARGV[3 * i - 2])
+  local burst = tonumber(ARGV[3 * i - 1])
+  local cost = tonumber(ARGV[3 * i])
+  local tolerance = interval * burst
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tat < now then tat = now end
+  local new_tat = tat + cost * interval
+  local ahead = new_tat - now
+  if ahead <= tolerance then
+    redis.call('SET', KEYS[i], string.format('%d', new_tat), 'PX', math.floor(ahead / 1000) + 1)
+    out[#out + 1] = 1
+    out[#out + 1] = math.floor((tolerance - ahead) / interval)
+    out[#out + 1] = ahead
+    out[#out + 1] = 0
+  else
+    local current = tat - now
+    local retry = ahead - tolerance
+    if cost > burst then retry = tolerance end
+    out[#out + 1] = 0
+    out[#out + 1] = math.floor((tolerance - current) / interval)
+    out[#out + 1] = current
+    out[#out + 1] = retry
+  end
+end
+return out
+"#;
+
+/// Connections (and batch queues) per store; workers beyond this share lanes.
+const LANES: usize = 64;
+
+/// One worker's connection and GCRA batch queue.
+#[derive(Default)]
+struct Lane {
+    connection: tokio::sync::Mutex<Option<ConnectionManager>>,
+    batch: Arc<Mutex<GcraBatch>>,
+}
+
+/// Most GCRA steps sent in one script call.
+const MAX_BATCH: usize = 128;
+
+type GcraReply = Result<GcraDecision, SharedError>;
+
+/// One GCRA step waiting for a script call.
+struct PendingStep {
+    key: String,
+    params: GcraParams,
+    cost: u64,
+    reply: oneshot::Sender<Wake>,
+}
+
+/// What a waiting step is woken with.
+enum Wake {
+    /// Its decision.
+    Decided(GcraReply),
+    /// The previous call is back: this step sends the next batch, with these.
+    Lead(Leadership, Vec<PendingStep>),
+}
+
+/// Steps queued while a call is in flight.
+#[derive(Default)]
+struct GcraBatch {
+    in_flight: bool,
+    waiting: Vec<PendingStep>,
+}
+
+/// The right to send the next batch of a lane. Whoever holds it must pass it
+/// on: dropping it (after the call, or when the request holding it, or the
+/// message carrying it, is cancelled) wakes the next waiting step as leader,
+/// or marks the lane idle.
+struct Leadership {
+    batch: Arc<Mutex<GcraBatch>>,
+    armed: bool,
+}
+
+impl Drop for Leadership {
+    fn drop(&mut self) {
+        if self.armed {
+            hand_off(&self.batch);
+        }
+    }
+}
+
+fn hand_off(shared: &Arc<Mutex<GcraBatch>>) {
+    let Ok(mut batch) = shared.lock() else {
+        return;
+    };
+    loop {
+        if batch.waiting.is_empty() {
+            batch.in_flight = false;
+            return;
+        }
+        let take = batch.waiting.len().min(MAX_BATCH);
+        let mut next: Vec<PendingStep> = batch.waiting.drain(..take).collect();
+        let first = next.remove(0);
+        let token = Leadership {
+            batch: shared.clone(),
+            armed: true,
+        };
+        match first.reply.send(Wake::Lead(token, next)) {
+            Ok(()) => return,
+            // That request is gone: keep its companions first in line and try the next.
+            Err(Wake::Lead(mut token, rest)) => {
+                token.armed = false;
+                let tail = std::mem::take(&mut batch.waiting);
+                batch.waiting = rest;
+                batch.waiting.extend(tail);
+            }
+            Err(Wake::Decided(_)) => {}
+        }
+    }
+}
+
 const INCR_LUA: &str = r#"
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
@@ -65,10 +190,13 @@ return redis.call('SCARD', KEYS[1])
 pub struct SharedStore {
     client: redis::Client,
     config: RedisConfig,
-    connection: tokio::sync::Mutex<Option<ConnectionManager>>,
+    /// One connection and one batch queue per serving worker (see
+    /// [`palisade_core::worker`]), so a request's Redis round trip stays on its thread.
+    lanes: Box<[Lane]>,
     down_until: Mutex<Option<Instant>>,
     healthy: AtomicBool,
     gcra: Script,
+    gcra_batch: Script,
     incr: Script,
     distinct: Script,
 }
@@ -90,10 +218,11 @@ impl SharedStore {
         Ok(SharedStore {
             client,
             config,
-            connection: tokio::sync::Mutex::new(None),
+            lanes: (0..LANES).map(|_| Lane::default()).collect(),
             down_until: Mutex::new(None),
             healthy: AtomicBool::new(true),
             gcra: Script::new(GCRA_LUA),
+            gcra_batch: Script::new(GCRA_BATCH_LUA),
             incr: Script::new(INCR_LUA),
             distinct: Script::new(DISTINCT_LUA),
         })
@@ -113,13 +242,17 @@ impl SharedStore {
         format!("{}{}", self.config.key_prefix, suffix)
     }
 
+    fn lane(&self) -> &Lane {
+        &self.lanes[palisade_core::worker::current_worker() % self.lanes.len()]
+    }
+
     async fn connection(&self) -> Result<ConnectionManager, SharedError> {
         if let Ok(down) = self.down_until.lock() {
             if down.is_some_and(|until| Instant::now() < until) {
                 return Err(SharedError::Unavailable);
             }
         }
-        let mut slot = self.connection.lock().await;
+        let mut slot = self.lane().connection.lock().await;
         if let Some(conn) = slot.as_ref() {
             return Ok(conn.clone());
         }
@@ -156,7 +289,7 @@ impl SharedStore {
         if let Ok(mut down) = self.down_until.lock() {
             *down = Some(Instant::now() + Duration::from_millis(self.config.retry_interval_ms));
         }
-        *self.connection.lock().await = None;
+        *self.lane().connection.lock().await = None;
         if self.healthy.swap(false, Ordering::Relaxed) {
             metrics::gauge!("palisade_ratelimit_redis_up").set(0.0);
             tracing::warn!(error = %error, policy = ?self.config.on_error, "redis unavailable; shared limits follow the failure policy");
@@ -194,8 +327,66 @@ impl SharedStore {
         }
     }
 
-    /// One atomic GCRA step on `key` (already prefixed).
+    /// One atomic GCRA step on `key` (already prefixed). Steps that arrive
+    /// while another call is in flight travel together in the next call.
     pub async fn gcra(
+        &self,
+        key: &str,
+        params: GcraParams,
+        cost: u64,
+    ) -> Result<GcraDecision, SharedError> {
+        let lane = self.lane();
+        let waiting = {
+            let mut batch = lane
+                .batch
+                .lock()
+                .map_err(|_| SharedError::Redis("batch lock poisoned".into()))?;
+            if batch.in_flight {
+                let (reply, wake) = oneshot::channel();
+                batch.waiting.push(PendingStep {
+                    key: key.to_owned(),
+                    params,
+                    cost,
+                    reply,
+                });
+                Err(wake)
+            } else {
+                batch.in_flight = true;
+                Ok(Leadership {
+                    batch: lane.batch.clone(),
+                    armed: true,
+                })
+            }
+        };
+        let (_leadership, companions) = match waiting {
+            Ok(leadership) => (leadership, Vec::new()),
+            Err(wake) => match wake.await {
+                Ok(Wake::Decided(reply)) => return reply,
+                Ok(Wake::Lead(leadership, companions)) => (leadership, companions),
+                // The step leading our batch was cancelled mid-call: ask alone.
+                Err(_) => return self.gcra_single(key, params, cost).await,
+            },
+        };
+        let mut steps: Vec<(&str, GcraParams, u64)> = Vec::with_capacity(companions.len() + 1);
+        steps.push((key, params, cost));
+        steps.extend(
+            companions
+                .iter()
+                .map(|c| (c.key.as_str(), c.params, c.cost)),
+        );
+        let replies = self.gcra_many(&steps).await;
+        let mut replies = replies.into_iter();
+        let mine = replies
+            .next()
+            .unwrap_or(Err(SharedError::Redis("empty GCRA reply".into())));
+        for (companion, reply) in companions.into_iter().zip(replies) {
+            let _ = companion.reply.send(Wake::Decided(reply));
+        }
+        mine
+    }
+
+    /// One GCRA step in its own script call.
+    async fn gcra_single(
         &self,
         key: &str,
         params: GcraParams,
@@ -208,16 +399,41 @@ impl SharedStore {
                 &[&params.emission_interval_us, &params.burst, &cost],
             )
             .await?;
-        let get = |i: usize| reply.get(i).copied().unwrap_or(0).max(0) as u64;
-        if reply.len() != 4 {
-            return Err(SharedError::Redis("unexpected GCRA reply".into()));
+        decisions(&reply, 1)
+            .and_then(|mut d| d.pop().ok_or(SharedError::Redis("empty GCRA reply".into())))
+    }
+
+    /// Several GCRA steps in one script call; one reply per step, in order.
+    async fn gcra_many(&self, steps: &[(&str, GcraParams, u64)]) -> Vec<GcraReply> {
+        let fail = |e: SharedError| steps.iter().map(|_| Err(e.clone())).collect();
+        let mut conn = match self.connection().await {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        let mut invocation = self.gcra_batch.prepare_invoke();
+        for (key, params, cost) in steps {
+            invocation
+                .key(*key)
+                .arg(params.emission_interval_us)
+                .arg(params.burst)
+                .arg(*cost);
         }
-        Ok(GcraDecision {
-            allowed: get(0) == 1,
-            remaining: get(1),
-            reset_after_us: get(2),
-            retry_after_us: get(3),
-        })
+        let deadline = Duration::from_millis(self.config.response_timeout_ms.max(1)) * 2;
+        let reply =
+            match tokio::time::timeout(deadline, invocation.invoke_async::<Vec<i64>>(&mut conn))
+                .await
+            {
+                Ok(Ok(v)) => {
+                    self.succeeded();
+                    v
+                }
+                Ok(Err(e)) => return fail(self.failed(SharedError::Redis(e.to_string())).await),
+                Err(_) => return fail(self.failed(SharedError::Timeout).await),
+            };
+        match decisions(&reply, steps.len()) {
+            Ok(d) => d.into_iter().map(Ok).collect(),
+            Err(e) => fail(e),
+        }
     }
 
     /// Increments a counter that expires `ttl` after its first increment.
@@ -283,6 +499,23 @@ impl SharedStore {
         let _: i64 = self.command(redis::cmd("DEL").arg(key).clone()).await?;
         Ok(())
     }
+}
+
+/// Decodes `n` GCRA replies of four integers each.
+fn decisions(reply: &[i64], n: usize) -> Result<Vec<GcraDecision>, SharedError> {
+    if reply.len() != 4 * n {
+        return Err(SharedError::Redis("unexpected GCRA reply".into()));
+    }
+    let get = |v: i64| v.max(0) as u64;
+    Ok(reply
+        .chunks_exact(4)
+        .map(|c| GcraDecision {
+            allowed: c[0] == 1,
+            remaining: get(c[1]),
+            reset_after_us: get(c[2]),
+            retry_after_us: get(c[3]),
+        })
+        .collect())
 }
 
 fn ttl_ms(ttl: Duration) -> u64 {

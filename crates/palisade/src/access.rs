@@ -122,9 +122,11 @@ impl AccessControl for Access {
                     record_outcome(tx, outcome);
                 }
             }
-            if let (Some(spread), Some(principal)) = (&self.spread, tx.principal.clone()) {
-                for f in spread.observe(&principal, tx.request.client_ip).await {
-                    tx.report(f);
+            if let Some(spread) = &self.spread {
+                if let Some(principal) = tx.principal.clone() {
+                    for f in spread.observe(&principal, tx.request.client_ip).await {
+                        tx.report(f);
+                    }
                 }
             }
         })
