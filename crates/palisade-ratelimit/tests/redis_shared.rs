@@ -341,12 +341,12 @@ async fn cancelled_steps_never_stall_the_queue() {
             tasks.push(tokio::spawn(async move {
                 store.gcra("cancel:k", params, 1).await
             }));
-            if (i + round) % 3 == 0 {
+            if (i + round).is_multiple_of(3) {
                 tokio::task::yield_now().await;
             }
         }
         for (i, t) in tasks.iter().enumerate() {
-            if (i as u64 + round) % 2 == 0 {
+            if (i as u64 + round).is_multiple_of(2) {
                 t.abort();
             }
         }
