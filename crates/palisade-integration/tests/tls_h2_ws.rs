@@ -203,3 +203,61 @@ async fn websocket_upgrade_is_tunnelled() {
     assert_eq!(got[0] & 0x0f, 0x1, "text frame");
     assert_eq!(&got[2..16], b"hello palisade");
 }
+
+/// The HTTP/2 stream limit is announced in SETTINGS, and a rapid-reset flood
+/// (streams opened and cancelled at once, CVE-2023-44487) gets the
+/// connection closed while other clients keep being served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_stream_limit_and_rapid_reset_flood() {
+    let h = Harness::with_config(
+        r#"
+[limits]
+h2_max_concurrent_streams = 16
+h2_max_pending_resets = 20
+"#,
+    )
+    .await;
+    let tcp = TcpStream::connect(h.addr).await.expect("connect");
+    let (client, conn) = h2::client::handshake(tcp).await.expect("h2c handshake");
+    let driver = tokio::spawn(conn);
+    let mut client = client.ready().await.expect("ready");
+    // The first request settles SETTINGS; the announced limit then applies.
+    let req = http::Request::get(format!("http://{}/api/products", h.addr))
+        .body(())
+        .expect("req");
+    let (resp, _) = client.send_request(req, true).expect("send");
+    assert_eq!(resp.await.expect("response").status(), 200);
+    assert_eq!(client.current_max_send_streams(), 16);
+
+    let mut refused_after = None;
+    for i in 0..20_000u32 {
+        let ready = tokio::time::timeout(Duration::from_secs(5), client.clone().ready()).await;
+        let mut ready = match ready {
+            Ok(Ok(c)) => c,
+            _ => {
+                refused_after = Some(i);
+                break;
+            }
+        };
+        let req = http::Request::post(format!("http://{}/api/orders", h.addr))
+            .body(())
+            .expect("req");
+        match ready.send_request(req, false) {
+            Ok((_, mut stream)) => stream.send_reset(h2::Reason::CANCEL),
+            Err(_) => {
+                refused_after = Some(i);
+                break;
+            }
+        }
+        if i % 64 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    let closed = tokio::time::timeout(Duration::from_secs(5), driver).await;
+    assert!(
+        refused_after.is_some() && closed.is_ok(),
+        "the flooding connection was not closed (refused after {refused_after:?})"
+    );
+    // Everyone else is still served.
+    assert_eq!(get(&h.url("/api/products")).await.status, 200);
+}
