@@ -157,15 +157,14 @@ impl ApiKeyIndex {
             return Err(ApiKeyError::Expired);
         }
         let mut principal = Principal::new(PrincipalKind::ApiKey, record.owner.clone());
-        principal.scopes = record.scopes.clone();
-        principal
-            .claims
+        principal.scopes = record.scopes.as_slice().into();
+        std::sync::Arc::make_mut(&mut principal.claims)
             .insert("api_key_id".into(), record.id.clone());
-        principal
-            .claims
+        std::sync::Arc::make_mut(&mut principal.claims)
             .insert("owner".into(), record.owner.clone());
         if let Some(limit) = &record.rate_limit {
-            principal.claims.insert("rate_limit".into(), limit.clone());
+            std::sync::Arc::make_mut(&mut principal.claims)
+                .insert("rate_limit".into(), limit.clone());
         }
         Ok(principal)
     }

@@ -387,7 +387,11 @@ mod tests {
 
     fn principal(kind: PrincipalKind, scopes: &[&str]) -> Principal {
         let mut p = Principal::new(kind, "someone");
-        p.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+        p.scopes = scopes
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<_>>()
+            .into();
         p
     }
 

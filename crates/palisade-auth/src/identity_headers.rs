@@ -140,8 +140,8 @@ mod tests {
             assert!(headers.get(n).is_none(), "{n} kept");
         }
         let mut p = Principal::new(PrincipalKind::Jwt, "alice\r\nX-Evil: 1");
-        p.scopes = vec!["read".into(), "write".into()];
-        p.claims.insert("role".into(), "user".into());
+        p.scopes = vec!["read".into(), "write".into()].into();
+        std::sync::Arc::make_mut(&mut p.claims).insert("role".into(), "user".into());
         headers.insert("x-palisade-subject", HeaderValue::from_static("admin"));
         ih.apply(&mut headers, Some(&p));
         assert_eq!(headers.get_all("x-palisade-subject").iter().count(), 1);
@@ -150,7 +150,7 @@ mod tests {
         assert_eq!(headers["x-palisade-role"], "user");
         assert_eq!(headers["x-palisade-auth-kind"], "jwt");
         let mut p = Principal::new(PrincipalKind::ApiKey, "zoë");
-        p.scopes.clear();
+        p.scopes = std::sync::Arc::from([]);
         ih.apply(&mut headers, Some(&p));
         assert_eq!(headers["x-palisade-subject"], "zo%C3%AB");
         assert!(headers.get("x-palisade-scopes").is_none());

@@ -142,9 +142,13 @@ pub fn parse_introspection_response(
     let mut principal = Principal::new(PrincipalKind::OpaqueToken, subject);
     principal.issuer = obj.get("iss").and_then(Value::as_str).map(str::to_owned);
     if let Some(scope) = obj.get("scope").and_then(Value::as_str) {
-        principal.scopes = scope.split_ascii_whitespace().map(str::to_owned).collect();
+        principal.scopes = scope
+            .split_ascii_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+            .into();
     }
-    principal.claims = flatten_claims(obj);
+    principal.claims = std::sync::Arc::new(flatten_claims(obj));
     let exp = obj.get("exp").and_then(Value::as_u64);
     Ok(IntrospectionResult::Active { principal, exp })
 }

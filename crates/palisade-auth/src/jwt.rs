@@ -451,21 +451,21 @@ pub fn principal_from_claims(
     };
     let mut principal = Principal::new(kind, truncate(&subject, MAX_CLAIM_VALUE));
     principal.issuer = claims.get("iss").and_then(Value::as_str).map(str::to_owned);
+    let mut scopes: Vec<String> = Vec::new();
     for name in &policy.scope_claims {
         match claims.get(name.as_str()) {
-            Some(Value::String(s)) => principal
-                .scopes
-                .extend(s.split_ascii_whitespace().map(str::to_owned)),
-            Some(Value::Array(items)) => principal
-                .scopes
-                .extend(items.iter().filter_map(Value::as_str).map(str::to_owned)),
+            Some(Value::String(s)) => scopes.extend(s.split_ascii_whitespace().map(str::to_owned)),
+            Some(Value::Array(items)) => {
+                scopes.extend(items.iter().filter_map(Value::as_str).map(str::to_owned))
+            }
             _ => {}
         }
     }
-    principal.scopes.sort();
-    principal.scopes.dedup();
-    principal.scopes.truncate(MAX_CLAIMS);
-    principal.claims = flatten_claims(claims);
+    scopes.sort();
+    scopes.dedup();
+    scopes.truncate(MAX_CLAIMS);
+    principal.scopes = scopes.into();
+    principal.claims = std::sync::Arc::new(flatten_claims(claims));
     Ok(principal)
 }
 

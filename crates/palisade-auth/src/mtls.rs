@@ -63,9 +63,9 @@ pub fn principal_from_certificate(
         .ok_or(CertificateError::NoSubject)?;
     let mut principal = Principal::new(PrincipalKind::ClientCertificate, subject);
     principal.issuer = Some(cert.issuer().to_string());
-    principal.scopes = config.scopes.clone();
+    principal.scopes = config.scopes.as_slice().into();
     if let Some(cn) = cn {
-        principal.claims.insert("cn".into(), cn);
+        std::sync::Arc::make_mut(&mut principal.claims).insert("cn".into(), cn);
     }
     for (name, values) in [
         ("san_dns", &dns),
@@ -73,14 +73,12 @@ pub fn principal_from_certificate(
         ("san_email", &emails),
     ] {
         if !values.is_empty() {
-            principal.claims.insert(name.into(), values.join(","));
+            std::sync::Arc::make_mut(&mut principal.claims).insert(name.into(), values.join(","));
         }
     }
-    principal
-        .claims
+    std::sync::Arc::make_mut(&mut principal.claims)
         .insert("serial".into(), cert.raw_serial_as_string());
-    principal
-        .claims
+    std::sync::Arc::make_mut(&mut principal.claims)
         .insert("issuer_dn".into(), cert.issuer().to_string());
     Ok(principal)
 }

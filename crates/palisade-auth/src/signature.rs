@@ -285,8 +285,8 @@ impl SignatureVerifier {
             return Err(SignatureError::Replay);
         }
         let mut principal = Principal::new(PrincipalKind::SignedRequest, key.owner.clone());
-        principal.scopes = key.scopes.clone();
-        principal.claims.insert("key_id".into(), params.key_id);
+        principal.scopes = key.scopes.as_slice().into();
+        std::sync::Arc::make_mut(&mut principal.claims).insert("key_id".into(), params.key_id);
         Ok(principal)
     }
 }

@@ -1,5 +1,6 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// How a principal was authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -14,15 +15,19 @@ pub enum PrincipalKind {
 
 /// A verified identity, set by the identity phase and used by authorization,
 /// rate limiting and events.
+///
+/// Scopes and claims are shared (`Arc`): a principal is cloned from the
+/// verified-token cache on every request, and that clone must stay cheap.
+/// Change them with `Arc::make_mut`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
     pub kind: PrincipalKind,
     /// Subject: JWT `sub`, API key owner, certificate subject...
     pub subject: String,
     pub issuer: Option<String>,
-    pub scopes: Vec<String>,
+    pub scopes: Arc<[String]>,
     /// Flattened claims usable in authorization rules and rate-limit keys.
-    pub claims: BTreeMap<String, String>,
+    pub claims: Arc<BTreeMap<String, String>>,
 }
 
 impl Principal {
@@ -31,8 +36,8 @@ impl Principal {
             kind,
             subject: subject.into(),
             issuer: None,
-            scopes: Vec::new(),
-            claims: BTreeMap::new(),
+            scopes: Arc::from([]),
+            claims: Arc::default(),
         }
     }
 

@@ -168,7 +168,12 @@ impl LocalGcra {
                     map.retain(|_, tat| *tat > cutoff);
                 }
             }
-            map.insert(key.to_owned(), new_tat);
+            match map.get_mut(key) {
+                Some(tat) => *tat = new_tat,
+                None => {
+                    map.insert(key.to_owned(), new_tat);
+                }
+            }
         }
         decision
     }

@@ -162,9 +162,9 @@ per = "second"
 "#,
     );
     let mut p = principal("alice");
-    p.claims.insert("tenant".into(), "acme".into());
+    std::sync::Arc::make_mut(&mut p.claims).insert("tenant".into(), "acme".into());
     let mut q = principal("bob");
-    q.claims.insert("tenant".into(), "acme".into());
+    std::sync::Arc::make_mut(&mut q.claims).insert("tenant".into(), "acme".into());
     let h = head(Method::POST, "/api/export/run", "192.0.2.9");
     assert!(l.check_local(&h, Some(&p)).allowed);
     assert!(l.check_local(&h, Some(&q)).allowed);
@@ -193,8 +193,8 @@ rate_from_claim = "rate_limit"
 "#,
     );
     let mut p = Principal::new(PrincipalKind::ApiKey, "partner");
-    p.claims.insert("api_key_id".into(), "0123456789ab".into());
-    p.claims.insert("rate_limit".into(), "2/minute".into());
+    std::sync::Arc::make_mut(&mut p.claims).insert("api_key_id".into(), "0123456789ab".into());
+    std::sync::Arc::make_mut(&mut p.claims).insert("rate_limit".into(), "2/minute".into());
     let h = head(Method::GET, "/x", "192.0.2.1");
     let admitted = (0..5)
         .filter(|_| l.check_local(&h, Some(&p)).allowed)

@@ -39,18 +39,14 @@ impl ClientIdentity {
             .unwrap_or_else(|| self.subject.clone());
         let mut principal = Principal::new(PrincipalKind::ClientCertificate, subject);
         principal.issuer = Some(self.issuer.clone());
-        principal
-            .claims
+        std::sync::Arc::make_mut(&mut principal.claims)
             .insert("cert.subject".to_owned(), self.subject.clone());
-        principal
-            .claims
+        std::sync::Arc::make_mut(&mut principal.claims)
             .insert("cert.serial".to_owned(), self.serial_hex.clone());
-        principal
-            .claims
+        std::sync::Arc::make_mut(&mut principal.claims)
             .insert("cert.spki_sha256".to_owned(), self.spki_sha256.clone());
         for (index, san) in self.sans.iter().enumerate() {
-            principal
-                .claims
+            std::sync::Arc::make_mut(&mut principal.claims)
                 .insert(format!("cert.san.{index}"), san.to_string());
         }
         principal
