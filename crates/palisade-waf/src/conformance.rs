@@ -41,7 +41,7 @@ use crate::engine::{RequestInput, ResponseInput};
 use crate::{LoadError, Waf, WafConfig};
 use base64::Engine as _;
 use serde_yaml::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -307,12 +307,21 @@ fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
-/// Runs the tests of one YAML document.
-pub fn run_file(waf: &Waf, text: &str, path: &Path) -> Result<Vec<TestOutcome>, String> {
+/// A test's name as the suite reports it.
+fn test_name(test: &Value, rule_id: &str, index: usize) -> String {
+    match (get(test, "test_title"), get(test, "test_id")) {
+        (Some(title), _) => scalar_text(title).unwrap_or_default(),
+        (None, Some(n)) => format!("{rule_id}-{}", scalar_text(n).unwrap_or_default()),
+        (None, None) => format!("{rule_id}-{}", index + 1),
+    }
+}
+
+/// The rule id a YAML document tests and its `tests` list (`None` for a file
+/// that is all comments).
+fn parse_document(text: &str, path: &Path) -> Result<Option<(String, Vec<Value>)>, String> {
     let doc: Value = serde_yaml::from_str(text).map_err(|e| format!("YAML: {e}"))?;
     if doc.is_null() {
-        // A file that is all comments holds no tests.
-        return Ok(Vec::new());
+        return Ok(None);
     }
     let rule_id = get(&doc, "rule_id")
         .and_then(scalar_text)
@@ -320,14 +329,19 @@ pub fn run_file(waf: &Waf, text: &str, path: &Path) -> Result<Vec<TestOutcome>, 
         .unwrap_or_default();
     let tests = get(&doc, "tests")
         .and_then(Value::as_sequence)
-        .ok_or("no `tests` list")?;
+        .ok_or("no `tests` list")?
+        .clone();
+    Ok(Some((rule_id, tests)))
+}
+
+/// Runs the tests of one YAML document.
+pub fn run_file(waf: &Waf, text: &str, path: &Path) -> Result<Vec<TestOutcome>, String> {
+    let Some((rule_id, tests)) = parse_document(text, path)? else {
+        return Ok(Vec::new());
+    };
     let mut outcomes = Vec::new();
     for (index, test) in tests.iter().enumerate() {
-        let id = match (get(test, "test_title"), get(test, "test_id")) {
-            (Some(title), _) => scalar_text(title).unwrap_or_default(),
-            (None, Some(n)) => format!("{rule_id}-{}", scalar_text(n).unwrap_or_default()),
-            (None, None) => format!("{rule_id}-{}", index + 1),
-        };
+        let id = test_name(test, &rule_id, index);
         let stages = get(test, "stages").and_then(Value::as_sequence);
         let mut detail = String::new();
         match stages {
@@ -359,6 +373,8 @@ pub fn run_file(waf: &Waf, text: &str, path: &Path) -> Result<Vec<TestOutcome>, 
 struct BuiltRequest {
     input: RequestInput,
     body: Vec<u8>,
+    /// The request as a client puts it on the wire (the HTTP mode sends this).
+    raw: Vec<u8>,
 }
 
 fn build_request(input: &Value, legacy: bool) -> Result<BuiltRequest, String> {
@@ -434,10 +450,28 @@ fn build_request(input: &Value, legacy: bool) -> Result<BuiltRequest, String> {
             ));
         }
     }
+    let mut raw = Vec::with_capacity(256 + body.len());
+    raw.extend_from_slice(&request.method);
+    raw.push(b' ');
+    raw.extend_from_slice(&request.uri);
+    if !request.protocol.is_empty() {
+        raw.push(b' ');
+        raw.extend_from_slice(&request.protocol);
+    }
+    raw.extend_from_slice(b"\r\n");
+    for (name, value) in &request.headers {
+        raw.extend_from_slice(name);
+        raw.extend_from_slice(b": ");
+        raw.extend_from_slice(value);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"\r\n");
+    raw.extend_from_slice(&body);
     let body = server_body(&request, body);
     Ok(BuiltRequest {
         input: request,
         body,
+        raw,
     })
 }
 
@@ -515,8 +549,12 @@ fn parse_raw_request(raw: &[u8]) -> Result<BuiltRequest, String> {
             ));
         }
     }
-    let body = server_body(&input, body.to_vec());
-    Ok(BuiltRequest { input, body })
+    let server = server_body(&input, body.to_vec());
+    Ok(BuiltRequest {
+        input,
+        body: server,
+        raw: raw.to_vec(),
+    })
 }
 
 /// What the web server in front of the WAF does with a request.
@@ -606,7 +644,20 @@ fn server_headers(headers: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 /// Header name/value pairs.
-type Headers = Vec<(Vec<u8>, Vec<u8>)>;
+pub type Headers = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// What the test backend answers to a request for `uri` with `body`: a 200
+/// `text/html` page, except `/reflect`, which answers the status, headers and
+/// body described by the JSON it is sent (the suite's RESPONSE-95x tests).
+pub fn backend_answer(uri: &[u8], body: &[u8]) -> (u16, Headers, Vec<u8>) {
+    let mut input = RequestInput::new("GET", "/");
+    input.uri = uri.to_vec();
+    backend_response(&BuiltRequest {
+        input,
+        body: body.to_vec(),
+        raw: Vec::new(),
+    })
+}
 
 /// The simulated backend's response: (status, headers, body).
 fn backend_response(request: &BuiltRequest) -> (u16, Headers, Vec<u8>) {
@@ -737,6 +788,23 @@ fn run_stage(waf: &Waf, stage: &Value, legacy: bool) -> Result<(), String> {
         }
         (status, log, ids)
     };
+    check_output(
+        output,
+        status,
+        &log,
+        &logged_ids,
+        verdict != ServerVerdict::Accept,
+    )
+}
+
+/// Compares what happened with a stage's `output` expectations.
+fn check_output(
+    output: &Value,
+    status: u16,
+    log: &str,
+    logged_ids: &BTreeSet<u64>,
+    errored: bool,
+) -> Result<(), String> {
     let mut problems = Vec::new();
     if let Some(expected) = get(output, "status") {
         let allowed: Vec<u64> = match expected {
@@ -768,7 +836,7 @@ fn run_stage(waf: &Waf, stage: &Value, legacy: bool) -> Result<(), String> {
         let Some(pattern) = pattern.and_then(scalar_text) else {
             continue;
         };
-        let matched = log_regex(&pattern)?.is_match(&log);
+        let matched = log_regex(&pattern)?.is_match(log);
         if matched != should_match {
             problems.push(if should_match {
                 format!("log does not match {pattern:?}")
@@ -777,7 +845,6 @@ fn run_stage(waf: &Waf, stage: &Value, legacy: bool) -> Result<(), String> {
             });
         }
     }
-    let errored = verdict != ServerVerdict::Accept;
     if get(output, "expect_error").and_then(Value::as_bool) == Some(true) && !errored {
         problems.push("expected the server to refuse the request".into());
     }
@@ -792,6 +859,141 @@ fn run_stage(waf: &Waf, stage: &Value, legacy: bool) -> Result<(), String> {
             ids.join(",")
         ))
     }
+}
+
+/// A running gateway that the HTTP mode of the conformance runner sends the
+/// test requests to (see `palisade rules test --http`).
+pub trait HttpTarget {
+    /// Sends one request exactly as the test writes it and returns the
+    /// response status (0 when the connection failed or was closed without an
+    /// answer) and the request id the gateway gave it (`X-Request-Id`).
+    fn send(&mut self, raw: &[u8]) -> (u16, Option<String>);
+    /// The rule ids the gateway recorded, by request id, once every request
+    /// has been sent.
+    fn logged_ids(&mut self) -> Result<HashMap<String, BTreeSet<u64>>, String>;
+}
+
+/// A test's name and its stages as sent, or why a stage could not be built.
+type SentTest = (String, Result<Vec<SentStage>, String>);
+
+/// What one stage sent and got back over HTTP, checked once the gateway's
+/// events are in.
+struct SentStage {
+    output: Value,
+    status: u16,
+    request_id: Option<String>,
+}
+
+/// Replays a go-ftw suite over real HTTP through a running gateway. Rule ids
+/// come from the gateway's security events; the log the expectations match
+/// against holds one `[id "N"]` line per recorded rule.
+pub fn run_suite_http(
+    tests_dir: &Path,
+    target: &mut dyn HttpTarget,
+) -> Result<SuiteReport, SuiteError> {
+    let mut files = Vec::new();
+    collect_yaml(tests_dir, &mut files)?;
+    files.sort();
+    let mut report = SuiteReport::default();
+    let mut sent: Vec<(String, Vec<SentTest>)> = Vec::new();
+    for file in files {
+        let relative = file
+            .strip_prefix(tests_dir)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
+        let parsed = std::fs::read_to_string(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|text| parse_document(&text, &file));
+        let (rule_id, tests) = match parsed {
+            Ok(Some(doc)) => doc,
+            Ok(None) => continue,
+            Err(e) => {
+                report.file_errors.push(format!("{relative}: {e}"));
+                continue;
+            }
+        };
+        let mut file_tests = Vec::new();
+        for (index, test) in tests.iter().enumerate() {
+            let name = test_name(test, &rule_id, index);
+            let stages = get(test, "stages").and_then(Value::as_sequence);
+            let result = match stages {
+                None => Err("no stages".to_owned()),
+                Some(stages) => send_stages(stages, target),
+            };
+            file_tests.push((name, result));
+        }
+        sent.push((relative, file_tests));
+    }
+    let logged = target.logged_ids().unwrap_or_else(|e| {
+        report.file_errors.push(format!("events: {e}"));
+        HashMap::new()
+    });
+    let none = BTreeSet::new();
+    for (file, tests) in sent {
+        let mut outcomes = Vec::new();
+        for (id, result) in tests {
+            let detail = match result {
+                Err(why) => why,
+                Ok(stages) => {
+                    let count = stages.len();
+                    stages
+                        .iter()
+                        .enumerate()
+                        .find_map(|(n, stage)| {
+                            let ids = stage
+                                .request_id
+                                .as_ref()
+                                .and_then(|r| logged.get(r))
+                                .unwrap_or(&none);
+                            let log: String = ids
+                                .iter()
+                                .map(|id| format!("ModSecurity: Warning. [id \"{id}\"]\n"))
+                                .collect();
+                            let errored = stage.status == 400 || stage.status == 0;
+                            check_output(&stage.output, stage.status, &log, ids, errored)
+                                .err()
+                                .map(|why| {
+                                    if count > 1 {
+                                        format!("stage {}: {why}", n + 1)
+                                    } else {
+                                        why
+                                    }
+                                })
+                        })
+                        .unwrap_or_default()
+                }
+            };
+            outcomes.push(TestOutcome {
+                id,
+                passed: detail.is_empty(),
+                detail,
+            });
+        }
+        report.files.push(FileReport {
+            file,
+            tests: outcomes,
+        });
+    }
+    Ok(report)
+}
+
+fn send_stages(stages: &[Value], target: &mut dyn HttpTarget) -> Result<Vec<SentStage>, String> {
+    let mut out = Vec::with_capacity(stages.len());
+    for stage in stages {
+        let legacy = get(stage, "stage").is_some();
+        let stage = get(stage, "stage").unwrap_or(stage);
+        let input = get(stage, "input").ok_or("stage has no input")?;
+        let output = get(stage, "output").ok_or("stage has no output")?;
+        let request = build_request(input, legacy)?;
+        let (status, request_id) = target.send(&request.raw);
+        out.push(SentStage {
+            output: output.clone(),
+            status,
+            request_id,
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -5,5 +5,6 @@
 pub mod access;
 pub mod assemble;
 pub mod demo;
+pub mod rules_http;
 
 pub use assemble::{start, Options, RunningGateway};

@@ -71,6 +71,10 @@ enum RulesCommand {
         /// crs-setup.conf to use instead of the one in the CRS directory.
         #[arg(long)]
         setup: Option<PathBuf>,
+        /// Send every test over real HTTP through a gateway started for the
+        /// run (SecLang engine only, monitor mode) instead of in-process.
+        #[arg(long)]
+        http: bool,
     },
 }
 
@@ -564,10 +568,14 @@ fn rules(cmd: RulesCommand) -> Result<()> {
             tests,
             paranoia,
             setup,
+            http,
         } => {
-            let report =
+            let report = if http {
+                palisade::rules_http::run(&crs, &tests, paranoia, setup.as_deref())?
+            } else {
                 palisade_waf::conformance::run_suite(&crs, &tests, paranoia, setup.as_deref())
-                    .map_err(|e| anyhow!("{e}"))?;
+                    .map_err(|e| anyhow!("{e}"))?
+            };
             print!("{}", report.render());
             Ok(())
         }

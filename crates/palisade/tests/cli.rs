@@ -321,3 +321,37 @@ fn eval_prints_the_figures_last() {
     let tnr: f64 = fields[5].parse().expect("TNR");
     assert!(ba >= 99.5 && tnr >= 99.5, "{last}");
 }
+
+/// `rules test --http` replays go-ftw tests through a real gateway; the last
+/// line keeps the runner's contract. Needs the CRS from `../shared`.
+#[test]
+fn rules_test_over_http_replays_through_a_gateway() {
+    let shared =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/crs-v4.28.0");
+    if !shared.join("rules").is_dir() {
+        eprintln!("skipped: {} not present", shared.display());
+        return;
+    }
+    let tests = shared.join("tests/regression/tests/REQUEST-931-APPLICATION-ATTACK-RFI");
+    let out = bin()
+        .args(["rules", "test", "--http", "--paranoia", "4", "--crs"])
+        .arg(&shared)
+        .arg("--tests")
+        .arg(&tests)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().expect("output");
+    // passed X of Y (Z.Z%)
+    let fields: Vec<&str> = last.split(' ').collect();
+    assert_eq!((fields[0], fields[2]), ("passed", "of"), "{last}");
+    let passed: f64 = fields[1].parse().expect("X");
+    let total: f64 = fields[3].parse().expect("Y");
+    assert!(total >= 30.0, "{last}");
+    assert!(passed / total >= 0.9, "{text}");
+}
