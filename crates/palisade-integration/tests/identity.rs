@@ -375,3 +375,31 @@ response_mode = "off"
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
     assert!(!from_gateway, "{} {}", r.status, r.text());
 }
+
+/// A configuration reload neither gives a client a fresh allowance nor lifts
+/// a limit that already refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_survive_a_reload() {
+    let h = Harness::with_config(
+        r#"
+[[rate_limits]]
+name = "per-ip"
+path = "/api/products"
+key = ["ip"]
+rate = 2
+per = "hour"
+burst = 2
+"#,
+    )
+    .await;
+    let c = client();
+    for _ in 0..2 {
+        let r = send(&c, Method::GET, &h.url("/api/products"), &[], b"").await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let r = send(&c, Method::GET, &h.url("/api/products"), &[], b"").await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    h.gw.reload().expect("reload");
+    let r = send(&c, Method::GET, &h.url("/api/products"), &[], b"").await;
+    assert_eq!(r.status, 429, "after the reload: {}", r.text());
+}

@@ -17,6 +17,33 @@ struct Entry {
 }
 
 /// In-process counters with expiry and a bound on the number of keys.
+/// The in-process state of limits and brute-force counters, kept by the
+/// gateway for its whole life and handed to each configuration it loads:
+/// reloading the configuration does not give anyone a fresh allowance, and
+/// does not lift a block.
+#[derive(Clone)]
+pub struct LocalState {
+    pub(crate) gcra: Arc<crate::gcra::LocalGcra>,
+    pub(crate) counters: Arc<LocalCounters>,
+}
+
+impl std::fmt::Debug for LocalState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalState")
+            .field("rate_limit_keys", &self.gcra.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for LocalState {
+    fn default() -> Self {
+        LocalState {
+            gcra: Arc::new(crate::gcra::LocalGcra::new(1_000_000)),
+            counters: Arc::new(LocalCounters::new(200_000)),
+        }
+    }
+}
+
 pub struct LocalCounters {
     entries: Mutex<HashMap<String, Entry>>,
     max_keys: usize,
@@ -123,7 +150,7 @@ impl LocalCounters {
 
 /// Counters in Redis when configured, in process otherwise or as fallback.
 pub struct Counters {
-    local: LocalCounters,
+    local: Arc<LocalCounters>,
     shared: Option<Arc<SharedStore>>,
 }
 
@@ -137,8 +164,14 @@ impl std::fmt::Debug for Counters {
 
 impl Counters {
     pub fn new(shared: Option<Arc<SharedStore>>) -> Self {
+        Self::with_state(shared, &LocalState::default())
+    }
+
+    /// Counters whose in-process part lives in `state`, so that failure counts
+    /// and blocks survive a configuration reload.
+    pub fn with_state(shared: Option<Arc<SharedStore>>, state: &LocalState) -> Self {
         Counters {
-            local: LocalCounters::new(200_000),
+            local: state.counters.clone(),
             shared,
         }
     }

@@ -53,7 +53,7 @@ pub use config::{
     FailurePolicy, IdentitySpreadConfig, KeyPart, LoginProtectionConfig, RateLimitConfig,
     RedisConfig,
 };
-pub use counters::Counters;
+pub use counters::{Counters, LocalState};
 pub use gcra::{GcraDecision, GcraParams, LocalGcra};
 pub use limiter::{
     record_outcome, Backend, LimitStatus, RateLimitOutcome, RateLimitState, RateLimiter,

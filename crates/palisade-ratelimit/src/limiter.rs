@@ -12,6 +12,7 @@
 //! atomic operation in Redis).
 
 use crate::config::{FailurePolicy, KeyPart, RateLimitConfig};
+use crate::counters::LocalState;
 use crate::gcra::{GcraDecision, GcraParams, LocalGcra};
 use crate::shared::SharedStore;
 use crate::{client_key, ConfigError};
@@ -278,7 +279,7 @@ impl RateLimitOutcome {
 /// Rate limiter over all configured limits.
 pub struct RateLimiter {
     limits: Vec<Limit>,
-    local: LocalGcra,
+    local: Arc<LocalGcra>,
     shared: Option<Arc<SharedStore>>,
     ipv6_prefix: u8,
 }
@@ -298,6 +299,16 @@ impl RateLimiter {
         configs: &[RateLimitConfig],
         shared: Option<Arc<SharedStore>>,
     ) -> Result<Self, ConfigError> {
+        Self::with_state(configs, shared, &LocalState::default())
+    }
+
+    /// A limiter whose in-process counts live in `state`, so that they outlive
+    /// this limiter (a configuration reload keeps every client's allowance).
+    pub fn with_state(
+        configs: &[RateLimitConfig],
+        shared: Option<Arc<SharedStore>>,
+        state: &LocalState,
+    ) -> Result<Self, ConfigError> {
         let mut names = std::collections::HashSet::new();
         let mut limits = Vec::new();
         for c in configs {
@@ -308,7 +319,7 @@ impl RateLimiter {
         }
         Ok(RateLimiter {
             limits,
-            local: LocalGcra::new(1_000_000),
+            local: state.gcra.clone(),
             shared,
             ipv6_prefix: 64,
         })

@@ -9,7 +9,7 @@ use palisade_core::Transaction;
 use palisade_openapi::ApiSpec;
 use palisade_proxy::{AccessControl, BoxFuture};
 use palisade_ratelimit::{
-    record_outcome, Counters, IdentitySpread, LoginAttempt, LoginGuard, LoginVerdict,
+    record_outcome, Counters, IdentitySpread, LocalState, LoginAttempt, LoginGuard, LoginVerdict,
     RateLimitState, RateLimiter, SharedStore,
 };
 use std::collections::HashMap;
@@ -48,6 +48,7 @@ impl Access {
         config: &Config,
         base: &Path,
         specs: HashMap<String, Arc<ApiSpec>>,
+        state: &LocalState,
     ) -> Result<Option<Arc<Access>>> {
         let wants = config.auth.is_some()
             || !config.rate_limits.is_empty()
@@ -62,7 +63,7 @@ impl Access {
             )),
             None => None,
         };
-        let counters = Arc::new(Counters::new(shared.clone()));
+        let counters = Arc::new(Counters::with_state(shared.clone(), state));
         let mut background = Vec::new();
         let auth = match &config.auth {
             Some(a) => {
@@ -80,7 +81,7 @@ impl Access {
             None => None,
         };
         let limiter = (!config.rate_limits.is_empty())
-            .then(|| RateLimiter::new(&config.rate_limits, shared.clone()))
+            .then(|| RateLimiter::with_state(&config.rate_limits, shared.clone(), state))
             .transpose()
             .map_err(|e| anyhow!("rate_limits: {e}"))?;
         let login = (!config.login_protection.is_empty())

@@ -13,6 +13,7 @@ use palisade_proxy::conn::{ConnLimits, ListenerSpec, ListenerTls};
 use palisade_proxy::hygiene::ErrorScrubber;
 use palisade_proxy::workers::{spawn_workers, worker_count, BoundListener};
 use palisade_proxy::{EventRecorder, Gateway, Runtime};
+use palisade_ratelimit::LocalState;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -264,6 +265,7 @@ fn build_runtime(
     events: Arc<dyn EventRecorder>,
     generation: u64,
     sample: f64,
+    limits_state: &LocalState,
 ) -> Result<Runtime> {
     let specs = Specs::load(config, base)?;
     let shared = SharedDetectors::build(config, base, &specs)?;
@@ -271,7 +273,7 @@ fn build_runtime(
     let mut rt = Runtime::build(config, &detectors_for, events, &upstream_tls, generation)
         .map_err(|e| anyhow!(e))?;
     rt.access_log_sample = sample;
-    rt.access = crate::access::Access::build(config, base, specs.by_route)?
+    rt.access = crate::access::Access::build(config, base, specs.by_route, limits_state)?
         .map(|a| a as Arc<dyn palisade_proxy::AccessControl>);
     Ok(rt)
 }
@@ -333,7 +335,9 @@ pub async fn start(opts: Options) -> Result<RunningGateway> {
     let prom = prometheus();
 
     let base = config_base(&opts);
-    let runtime = build_runtime(&config, &base, recorder.clone(), 1, sample)?;
+    // Rate-limit allowances and brute-force counts outlive configuration reloads.
+    let limits_state = LocalState::default();
+    let runtime = build_runtime(&config, &base, recorder.clone(), 1, sample, &limits_state)?;
     let gateway = Gateway::new(runtime);
     let conn_limits = ConnLimits::new(&config.limits);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -381,6 +385,7 @@ pub async fn start(opts: Options) -> Result<RunningGateway> {
                 recorder.clone(),
                 generation,
                 sample,
+                &limits_state,
             )
             .map_err(|e| format!("{e:#}"))?;
             gateway.swap(rt);
