@@ -315,45 +315,37 @@ response_mode = "off"
     let alice = bearer(&token("alice", None));
     let admin = bearer(&token("root", Some("admin")));
     let status = |r: &Reply| r.status;
+    let get_as = |path: &'static str, token: Option<&str>| {
+        let auth: Vec<(&str, String)> = token
+            .map(|t| ("authorization", t.to_owned()))
+            .into_iter()
+            .collect();
+        let url = h.url(path);
+        let c = &c;
+        async move {
+            let headers: Vec<(&str, &str)> = auth.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            send(c, Method::GET, &url, &headers, b"").await
+        }
+    };
+    let challenge = |r: &Reply| {
+        r.headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
 
     // The document-wide requirement: a bearer token.
-    let r = send(&c, Method::GET, &h.url("/api/products"), &[], b"").await;
+    let r = get_as("/api/products", None).await;
     assert_eq!(status(&r), 401, "{}", r.text());
-    assert!(r.headers["www-authenticate"]
-        .to_str()
-        .unwrap_or("")
-        .starts_with("Bearer"));
-    let r = send(
-        &c,
-        Method::GET,
-        &h.url("/api/products"),
-        &[("authorization", &alice)],
-        b"",
-    )
-    .await;
+    assert!(challenge(&r).starts_with("Bearer"));
+    let r = get_as("/api/products", Some(&alice)).await;
     assert_eq!(status(&r), 200, "{}", r.text());
     // An operation's own requirement: the admin scope (BFLA).
-    let r = send(
-        &c,
-        Method::GET,
-        &h.url("/api/admin/users"),
-        &[("authorization", &alice)],
-        b"",
-    )
-    .await;
+    let r = get_as("/api/admin/users", Some(&alice)).await;
     assert_eq!(status(&r), 403, "{}", r.text());
-    assert!(r.headers["www-authenticate"]
-        .to_str()
-        .unwrap_or("")
-        .contains("insufficient_scope"));
-    let r = send(
-        &c,
-        Method::GET,
-        &h.url("/api/admin/users"),
-        &[("authorization", &admin)],
-        b"",
-    )
-    .await;
+    assert!(challenge(&r).contains("insufficient_scope"));
+    let r = get_as("/api/admin/users", Some(&admin)).await;
     assert_ne!(status(&r), 403, "{}", r.text());
     // `security: []`: public; `{}` among the alternatives: optional.
     let r = send(
@@ -365,10 +357,10 @@ response_mode = "off"
     )
     .await;
     assert_eq!(status(&r), 200, "{}", r.text());
-    let r = send(&c, Method::GET, &h.url("/api/seats"), &[], b"").await;
+    let r = get_as("/api/seats", None).await;
     assert_eq!(status(&r), 200, "{}", r.text());
     // HTTP basic is the upstream's to check: the gateway lets it through.
-    let r = send(&c, Method::GET, &h.url("/api/users/me"), &[], b"").await;
+    let r = get_as("/api/users/me", None).await;
     let from_gateway = r
         .headers
         .get("content-type")

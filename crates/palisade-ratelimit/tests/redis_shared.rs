@@ -35,6 +35,17 @@ fn limiter(url: &str, policy: FailurePolicy, prefix: &str, rate: u64, burst: u64
     RateLimiter::new(&[limit(rate, burst)], Some(store)).unwrap()
 }
 
+fn fail_closed_store(redis: &RedisServer, prefix: &str) -> Arc<SharedStore> {
+    Arc::new(
+        SharedStore::new(redis_config(
+            &redis.url(),
+            FailurePolicy::FailClosed,
+            prefix,
+        ))
+        .unwrap(),
+    )
+}
+
 fn principal(sub: &str) -> Principal {
     let mut p = Principal::new(PrincipalKind::Jwt, sub);
     p.issuer = Some("https://issuer.example".into());
@@ -286,14 +297,7 @@ async fn concurrent_steps_are_batched_and_exact() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let store = Arc::new(
-        SharedStore::new(redis_config(
-            &redis.url(),
-            FailurePolicy::FailClosed,
-            "batch:",
-        ))
-        .unwrap(),
-    );
+    let store = fail_closed_store(&redis, "batch:");
     let params = palisade_ratelimit::GcraParams::new(1, Duration::from_secs(3600), 50);
     let mut tasks = Vec::new();
     for i in 0..400 {
@@ -325,14 +329,7 @@ async fn cancelled_steps_never_stall_the_queue() {
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let store = Arc::new(
-        SharedStore::new(redis_config(
-            &redis.url(),
-            FailurePolicy::FailClosed,
-            "cancel:",
-        ))
-        .unwrap(),
-    );
+    let store = fail_closed_store(&redis, "cancel:");
     let params = palisade_ratelimit::GcraParams::new(1_000_000, Duration::from_secs(1), 1_000_000);
     for round in 0..20u64 {
         let mut tasks = Vec::new();

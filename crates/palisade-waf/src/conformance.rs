@@ -254,11 +254,7 @@ pub fn run_suite(
     files.sort();
     let mut report = SuiteReport::default();
     for file in files {
-        let relative = file
-            .strip_prefix(tests_dir)
-            .unwrap_or(&file)
-            .display()
-            .to_string();
+        let relative = relative_name(&file, tests_dir);
         let text = match std::fs::read_to_string(&file) {
             Ok(t) => t,
             Err(e) => {
@@ -275,6 +271,14 @@ pub fn run_suite(
         }
     }
     Ok(report)
+}
+
+/// A test file's name as reports show it: relative to the tests directory.
+fn relative_name(file: &Path, tests_dir: &Path) -> String {
+    file.strip_prefix(tests_dir)
+        .unwrap_or(file)
+        .display()
+        .to_string()
 }
 
 fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SuiteError> {
@@ -897,11 +901,7 @@ pub fn run_suite_http(
     let mut report = SuiteReport::default();
     let mut sent: Vec<(String, Vec<SentTest>)> = Vec::new();
     for file in files {
-        let relative = file
-            .strip_prefix(tests_dir)
-            .unwrap_or(&file)
-            .display()
-            .to_string();
+        let relative = relative_name(&file, tests_dir);
         let parsed = std::fs::read_to_string(&file)
             .map_err(|e| e.to_string())
             .and_then(|text| parse_document(&text, &file));
