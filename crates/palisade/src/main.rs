@@ -10,6 +10,34 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Palisade: an API security gateway.
+
+/// Prints a line on standard output. A reader that went away (`palisade
+/// events query | head`) ends the process quietly instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        stdout_result(writeln!(std::io::stdout().lock(), $($arg)*));
+    }};
+}
+
+/// [`out!`] without the line break.
+macro_rules! out_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        stdout_result(write!(std::io::stdout().lock(), $($arg)*));
+    }};
+}
+
+fn stdout_result(result: std::io::Result<()>) {
+    if let Err(e) = result {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 #[derive(Parser, Debug)]
 #[command(name = "palisade", version, about, long_about = None)]
 struct Cli {
@@ -298,7 +326,16 @@ async fn wait_for_signals(_gw: &palisade::RunningGateway) -> Result<()> {
 
 fn check_config(file: &std::path::Path) -> Result<()> {
     let config = Config::load(file).map_err(|e| anyhow!("{e}"))?;
-    println!("{}: valid", file.display());
+    out!("{}: valid", file.display());
+    let workers = palisade_proxy::workers::worker_count(config.workers);
+    out!(
+        "  workers  {workers}{} — each with its own event loop and upstream pool",
+        if config.workers == 0 {
+            " (one per core)"
+        } else {
+            ""
+        }
+    );
     for l in &config.listeners {
         let tls = match &l.tls {
             Some(t) => format!(
@@ -308,16 +345,16 @@ fn check_config(file: &std::path::Path) -> Result<()> {
             ),
             None => "plain HTTP".into(),
         };
-        println!("  listener {} — {tls}", l.address);
+        out!("  listener {} — {tls}", l.address);
     }
     if config.admin.enabled {
-        println!(
+        out!(
             "  admin    {} — /metrics /healthz /readyz /reload",
             config.admin.address
         );
     }
     for u in &config.upstreams {
-        println!(
+        out!(
             "  upstream {} → {} (connect {}, read {}, eject after {} failures for {})",
             u.name,
             u.addresses.join(", "),
@@ -328,7 +365,7 @@ fn check_config(file: &std::path::Path) -> Result<()> {
         );
     }
     for r in &config.routes {
-        println!(
+        out!(
             "  route    {} {}{} → {} mode={:?} threshold={}",
             r.name,
             r.host.as_deref().unwrap_or("*"),
@@ -340,12 +377,12 @@ fn check_config(file: &std::path::Path) -> Result<()> {
         );
     }
     let l = &config.limits;
-    println!(
+    out!(
         "  limits   header {} / {} headers, uri {}, body {} (inspect {}), header timeout {}, min body rate {}/s, idle {}, connections {} ({} per client)",
         l.max_header_bytes, l.max_header_count, l.max_uri_bytes, l.max_body, l.inspect_body, l.header_read_timeout, l.min_body_rate, l.idle_timeout, l.max_connections, l.max_connections_per_ip
     );
     if config.upstreams.is_empty() {
-        println!("  note: no upstream defined; `palisade serve --upstream URL` must supply one");
+        out!("  note: no upstream defined; `palisade serve --upstream URL` must supply one");
     }
     Ok(())
 }
@@ -370,28 +407,28 @@ async fn demo(args: DemoArgs) -> Result<()> {
     };
     let gw = start(opts).await?;
     let gw_addr = gw.listen_addrs[0];
-    println!("Palisade demo");
-    println!("  sample API (unprotected): http://{api_addr}");
-    println!("  through Palisade:         http://{gw_addr}");
+    out!("Palisade demo");
+    out!("  sample API (unprotected): http://{api_addr}");
+    out!("  through Palisade:         http://{gw_addr}");
     if let Some(a) = gw.admin_addr {
-        println!("  metrics:                  http://{a}/metrics");
+        out!("  metrics:                  http://{a}/metrics");
     }
-    println!(
+    out!(
         "  events:                   palisade events query --db {}",
         args.events_db.display()
     );
-    println!();
+    out!();
     if args.attack {
         let outcomes = palisade::demo::run_attack(gw_addr).await?;
-        print!("{}", palisade::demo::render_table(&outcomes));
+        out_raw!("{}", palisade::demo::render_table(&outcomes));
         gw.flush_events(Duration::from_secs(5));
         gw.shutdown().await;
         let _ = api.shutdown().await;
         return Ok(());
     }
-    println!("try:  curl 'http://{gw_addr}/api/products?q=desk'");
-    println!("      curl 'http://{gw_addr}/api/products?q=%27%20OR%201%3D1--'");
-    println!("Ctrl-C to stop.");
+    out!("try:  curl 'http://{gw_addr}/api/products?q=desk'");
+    out!("      curl 'http://{gw_addr}/api/products?q=%27%20OR%201%3D1--'");
+    out!("Ctrl-C to stop.");
     wait_for_signals(&gw).await?;
     gw.shutdown().await;
     let _ = api.shutdown().await;
@@ -425,7 +462,7 @@ fn events(cmd: EventsCommand) -> Result<()> {
                 ..Default::default()
             };
             for e in store.query(&q).map_err(|e| anyhow!("{e}"))? {
-                println!(
+                out!(
                     "{}",
                     if json {
                         palisade_events::render_json(&e)
@@ -442,7 +479,7 @@ fn events(cmd: EventsCommand) -> Result<()> {
             loop {
                 let batch = store.tail_after(last, 500).map_err(|e| anyhow!("{e}"))?;
                 for e in &batch {
-                    println!(
+                    out!(
                         "{}",
                         if json {
                             palisade_events::render_json(e)
@@ -461,9 +498,10 @@ fn events(cmd: EventsCommand) -> Result<()> {
             let store = open_store(&db)?;
             let report = store.verify_chain().map_err(|e| anyhow!("{e}"))?;
             if report.is_intact() {
-                println!(
+                out!(
                     "hash chain intact: {} events, head {}",
-                    report.verified, report.head_hash
+                    report.verified,
+                    report.head_hash
                 );
                 Ok(())
             } else {
@@ -499,22 +537,22 @@ fn eval(args: EvalArgs) -> Result<()> {
         None => None,
     };
     let show = |title: &str, report: &palisade_eval::Report| {
-        println!("\n== {title}");
+        out!("\n== {title}");
         if args.verbose {
             for o in report.misses() {
-                println!("  missed: {o:?}");
+                out!("  missed: {o:?}");
             }
             for o in report.false_positives() {
-                println!("  false positive: {o:?}");
+                out!("  false positive: {o:?}");
             }
         }
-        println!("{}", report.render().trim_end());
+        out!("{}", report.render().trim_end());
     };
     let mut extra = Vec::new();
     if let Some(dir) = &args.regression_tests {
         let (cases, skipped) =
             palisade_eval::crs::load_regression_cases(dir).map_err(|e| anyhow!("{e}"))?;
-        println!(
+        out!(
             "regression tests: {} labelled cases ({skipped} stages skipped)",
             cases.len()
         );
@@ -576,7 +614,7 @@ fn rules(cmd: RulesCommand) -> Result<()> {
                 palisade_waf::conformance::run_suite(&crs, &tests, paranoia, setup.as_deref())
                     .map_err(|e| anyhow!("{e}"))?
             };
-            print!("{}", report.render());
+            out_raw!("{}", report.render());
             Ok(())
         }
     }
@@ -612,16 +650,16 @@ fn keys(cmd: KeysCommand) -> Result<()> {
                     expires_at,
                 })
                 .map_err(|e| anyhow!("{e}"))?;
-            println!("id:     {}", created.record.id);
-            println!("owner:  {}", created.record.owner);
-            println!("key:    {}", created.plaintext);
-            println!("(the key is shown once; only its SHA-256 is stored)");
+            out!("id:     {}", created.record.id);
+            out!("owner:  {}", created.record.owner);
+            out!("key:    {}", created.plaintext);
+            out!("(the key is shown once; only its SHA-256 is stored)");
             Ok(())
         }
         KeysCommand::Revoke { store, id } => {
             let st = ApiKeyStore::open(&store).map_err(|e| anyhow!("{}: {e}", store.display()))?;
             st.revoke(&id).map_err(|e| anyhow!("{e}"))?;
-            println!("revoked {id}");
+            out!("revoked {id}");
             Ok(())
         }
         KeysCommand::List { store } => {
@@ -632,7 +670,7 @@ fn keys(cmd: KeysCommand) -> Result<()> {
                 } else {
                     "active"
                 };
-                println!(
+                out!(
                     "{}  {:<20} scopes={:<24} rate={:<12} expires={} {state}",
                     k.id,
                     k.owner,

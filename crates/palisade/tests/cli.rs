@@ -237,6 +237,26 @@ fn check_config_explains_and_rejects() {
     assert!(err.contains("max_bodyy"), "{err}");
 }
 
+/// Output piped into a reader that stops early (`| head -1`) ends the
+/// command quietly, never with a panic.
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut child = bin()
+        .arg("eval")
+        .current_dir(&root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    // Read nothing: the reading end closes at once.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{:?} {err}", out.status);
+}
+
 #[test]
 fn serve_without_upstream_is_a_clear_error() {
     let out = bin()
