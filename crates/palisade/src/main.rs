@@ -9,8 +9,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Palisade: an API security gateway.
-
 /// Prints a line on standard output. A reader that went away (`palisade
 /// events query | head`) ends the process quietly instead of a panic.
 macro_rules! out {
@@ -38,6 +36,7 @@ fn stdout_result(result: std::io::Result<()>) {
     }
 }
 
+/// Palisade: an API security gateway.
 #[derive(Parser, Debug)]
 #[command(name = "palisade", version, about, long_about = None)]
 struct Cli {
