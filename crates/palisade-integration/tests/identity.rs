@@ -38,6 +38,24 @@ fn bearer(t: &str) -> String {
     format!("Bearer {t}")
 }
 
+/// `GET url`, with `Authorization: <authorization>` when given.
+async fn get_as(c: &TestClient, url: &str, authorization: Option<&str>) -> Reply {
+    let headers: Vec<(&str, &str)> = authorization
+        .map(|a| ("authorization", a))
+        .into_iter()
+        .collect();
+    send(c, Method::GET, url, &headers, b"").await
+}
+
+/// The `WWW-Authenticate` challenge of a reply, or "".
+fn challenge(r: &Reply) -> String {
+    r.headers
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_example_works_end_to_end() {
     let Some(redis) = Redis::start() else { return };
@@ -47,77 +65,40 @@ async fn identity_example_works_end_to_end() {
     let admin = bearer(&token("root", Some("admin")));
 
     // Missing token: 401 with a Bearer challenge.
-    let r = send(&c, Method::GET, &h.url("/api/products"), &[], b"").await;
+    let r = get_as(&c, &h.url("/api/products"), None).await;
     assert_eq!(r.status, 401);
-    assert!(
-        r.headers["www-authenticate"]
-            .to_str()
-            .unwrap_or("")
-            .starts_with("Bearer"),
-        "{:?}",
-        r.headers
-    );
+    assert!(challenge(&r).starts_with("Bearer"), "{:?}", r.headers);
     // alg=none forgery: 401.
     let none = format!("Bearer {}.{}.", b64("{\"alg\":\"none\",\"typ\":\"JWT\"}"), b64("{\"sub\":\"root\",\"scope\":\"admin\",\"iss\":\"https://issuer.example\",\"aud\":\"palisade-demo\",\"exp\":9999999999}"));
     assert_eq!(
-        send(
-            &c,
-            Method::GET,
-            &h.url("/api/admin/users"),
-            &[("authorization", &none)],
-            b""
-        )
-        .await
-        .status,
+        get_as(&c, &h.url("/api/admin/users"), Some(&none))
+            .await
+            .status,
         401
     );
     // A user: allowed, but not on admin functions (BFLA).
     assert_eq!(
-        send(
-            &c,
-            Method::GET,
-            &h.url("/api/products"),
-            &[("authorization", &alice)],
-            b""
-        )
-        .await
-        .status,
+        get_as(&c, &h.url("/api/products"), Some(&alice))
+            .await
+            .status,
         200
     );
     assert_eq!(
-        send(
-            &c,
-            Method::GET,
-            &h.url("/api/admin/users"),
-            &[("authorization", &alice)],
-            b""
-        )
-        .await
-        .status,
+        get_as(&c, &h.url("/api/admin/users"), Some(&alice))
+            .await
+            .status,
         403
     );
     assert_eq!(
-        send(
-            &c,
-            Method::GET,
-            &h.url("/api/ADMIN/users"),
-            &[("authorization", &alice)],
-            b""
-        )
-        .await
-        .status,
+        get_as(&c, &h.url("/api/ADMIN/users"), Some(&alice))
+            .await
+            .status,
         403
     );
     assert_ne!(
-        send(
-            &c,
-            Method::GET,
-            &h.url("/api/admin/users"),
-            &[("authorization", &admin)],
-            b""
-        )
-        .await
-        .status,
+        get_as(&c, &h.url("/api/admin/users"), Some(&admin))
+            .await
+            .status,
         403
     );
     // Identity headers come from the verified token; a client's copy is replaced.
@@ -315,37 +296,17 @@ response_mode = "off"
     let alice = bearer(&token("alice", None));
     let admin = bearer(&token("root", Some("admin")));
     let status = |r: &Reply| r.status;
-    let get_as = |path: &'static str, token: Option<&str>| {
-        let auth: Vec<(&str, String)> = token
-            .map(|t| ("authorization", t.to_owned()))
-            .into_iter()
-            .collect();
-        let url = h.url(path);
-        let c = &c;
-        async move {
-            let headers: Vec<(&str, &str)> = auth.iter().map(|(n, v)| (*n, v.as_str())).collect();
-            send(c, Method::GET, &url, &headers, b"").await
-        }
-    };
-    let challenge = |r: &Reply| {
-        r.headers
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned()
-    };
-
     // The document-wide requirement: a bearer token.
-    let r = get_as("/api/products", None).await;
+    let r = get_as(&c, &h.url("/api/products"), None).await;
     assert_eq!(status(&r), 401, "{}", r.text());
     assert!(challenge(&r).starts_with("Bearer"));
-    let r = get_as("/api/products", Some(&alice)).await;
+    let r = get_as(&c, &h.url("/api/products"), Some(&alice)).await;
     assert_eq!(status(&r), 200, "{}", r.text());
     // An operation's own requirement: the admin scope (BFLA).
-    let r = get_as("/api/admin/users", Some(&alice)).await;
+    let r = get_as(&c, &h.url("/api/admin/users"), Some(&alice)).await;
     assert_eq!(status(&r), 403, "{}", r.text());
     assert!(challenge(&r).contains("insufficient_scope"));
-    let r = get_as("/api/admin/users", Some(&admin)).await;
+    let r = get_as(&c, &h.url("/api/admin/users"), Some(&admin)).await;
     assert_ne!(status(&r), 403, "{}", r.text());
     // `security: []`: public; `{}` among the alternatives: optional.
     let r = send(
@@ -357,10 +318,10 @@ response_mode = "off"
     )
     .await;
     assert_eq!(status(&r), 200, "{}", r.text());
-    let r = get_as("/api/seats", None).await;
+    let r = get_as(&c, &h.url("/api/seats"), None).await;
     assert_eq!(status(&r), 200, "{}", r.text());
     // HTTP basic is the upstream's to check: the gateway lets it through.
-    let r = get_as("/api/users/me", None).await;
+    let r = get_as(&c, &h.url("/api/users/me"), None).await;
     let from_gateway = r
         .headers
         .get("content-type")

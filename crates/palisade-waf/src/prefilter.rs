@@ -19,22 +19,24 @@ const MAX_LITERALS_PER_PATTERN: usize = 512;
 /// Shortest useful literal length.
 const MIN_LITERAL_LEN: usize = 2;
 
-/// Literals of which any match of `pattern` (in `regex` syntax) contains
-/// at least one, lowercased, or `None` when no useful set exists.
-pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    let hir = match ParserBuilder::new()
+/// Parses `pattern` over bytes: without Unicode classes where it allows, with
+/// them where it needs them (`\p{..}`); `None` when it does not parse.
+fn parse_byte_pattern(pattern: &str) -> Option<Hir> {
+    match ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(pattern)
     {
-        Ok(hir) => hir,
-        Err(_) => ParserBuilder::new()
-            .utf8(false)
-            .build()
-            .parse(pattern)
-            .ok()?,
-    };
+        Ok(hir) => Some(hir),
+        Err(_) => ParserBuilder::new().utf8(false).build().parse(pattern).ok(),
+    }
+}
+
+/// Literals of which any match of `pattern` (in `regex` syntax) contains
+/// at least one, lowercased, or `None` when no useful set exists.
+pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    let hir = parse_byte_pattern(pattern)?;
     necessary(&fold_ascii_case(&hir), 0)
 }
 
@@ -233,19 +235,7 @@ const MAX_REQUIRED_BYTES: u32 = 48;
 
 /// Bytes of which every match of `pattern` contains at least one, or `None`.
 pub fn required_bytes(pattern: &str) -> Option<ByteSet> {
-    let hir = match ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern)
-    {
-        Ok(hir) => hir,
-        Err(_) => ParserBuilder::new()
-            .utf8(false)
-            .build()
-            .parse(pattern)
-            .ok()?,
-    };
+    let hir = parse_byte_pattern(pattern)?;
     necessary_bytes(&fold_ascii_case(&hir), 0).filter(|set| byte_set_len(set) <= MAX_REQUIRED_BYTES)
 }
 

@@ -52,23 +52,8 @@ impl Harness {
     pub async fn with_config_file(path: PathBuf, redis: Option<String>) -> Harness {
         let (api_addr, api) = palisade_demo::spawn_on_loopback().await.expect("demo api");
         let dir = tempfile::tempdir().expect("tempdir");
-        let events = EventsConfig {
-            sqlite_path: Some(dir.path().join("events.db")),
-            ..EventsConfig::default()
-        };
-        let gw = start(Options {
-            config_path: Some(path),
-            overrides: Overrides {
-                listen: Some("127.0.0.1:0".parse().expect("addr")),
-                upstream: Some(format!("http://{api_addr}")),
-                admin: Some("127.0.0.1:0".parse().expect("addr")),
-                redis,
-                ..Overrides::default()
-            },
-            events: Some(events),
-        })
-        .await
-        .expect("gateway starts");
+        let gw =
+            start_gateway_with(Some(path), Some(format!("http://{api_addr}")), redis, &dir).await;
         let addr = gw.listen_addrs[0];
         Harness {
             gw,
@@ -101,6 +86,17 @@ pub async fn start_gateway(
     upstream: Option<String>,
     dir: &tempfile::TempDir,
 ) -> RunningGateway {
+    start_gateway_with(config, upstream, None, dir).await
+}
+
+/// A gateway on OS-chosen ports with its events in `dir`, optionally sharing
+/// state through the Redis at `redis`.
+pub async fn start_gateway_with(
+    config: Option<PathBuf>,
+    upstream: Option<String>,
+    redis: Option<String>,
+    dir: &tempfile::TempDir,
+) -> RunningGateway {
     let events = EventsConfig {
         sqlite_path: Some(dir.path().join("events.db")),
         ..EventsConfig::default()
@@ -113,7 +109,7 @@ pub async fn start_gateway(
             mode: None,
             admin: Some("127.0.0.1:0".parse().expect("addr")),
             openapi: None,
-            redis: None,
+            redis,
             crs: None,
             paranoia: None,
         },
