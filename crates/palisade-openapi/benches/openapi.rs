@@ -115,12 +115,22 @@ fn bench_validation(c: &mut Criterion) {
     check.request_body = Some(body.clone());
     detector.inspect(Phase::RequestBody, &mut check);
     assert!(check.findings.is_empty(), "{:?}", check.findings);
-    // Reference point: parsing the same body into a `serde_json::Value`.
+    // Reference points: parsing the same body into a `serde_json::Value`,
+    // and into the borrowed tree the validator reads.
     c.bench_function("json_parse_only_1kib", |b| {
         b.iter(|| {
             black_box(
                 serde_json::from_slice::<serde_json::Value>(black_box(&body))
                     .map(|v| v.is_object()),
+            )
+        })
+    });
+    // What request bodies are parsed into for validation.
+    c.bench_function("json_tree_parse_only_1kib", |b| {
+        b.iter(|| {
+            black_box(
+                palisade_openapi::json_tree::JsonTree::parse_bytes(black_box(&body), 64)
+                    .map(|t| t.root().len()),
             )
         })
     });
@@ -162,6 +172,51 @@ fn bench_validation(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+}
+
+/// The side-by-side benchmark's spec and bodies (bench/), so the gateway
+/// figures can be read against the validator's own cost.
+fn bench_gateway_bodies(c: &mut Criterion) {
+    let bench_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench");
+    let spec = ApiSpec::load(&bench_dir.join("openapi.yaml")).expect("bench/openapi.yaml loads");
+    let detector = OpenApiDetector::new(Arc::new(spec), OpenApiPolicy::default());
+    for (name, path, file) in [
+        ("bench_order_1kib", "/api/orders", "order-1k.json"),
+        (
+            "bench_catalog_16kib",
+            "/api/products/import",
+            "catalog-16k.json",
+        ),
+    ] {
+        let body = bytes::Bytes::from(
+            std::fs::read(bench_dir.join("wrk").join(file)).expect("bench body present"),
+        );
+        let make = || {
+            let mut head = RequestHead::synthetic(Method::POST, path);
+            head.headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            let mut tx = Transaction::new(head);
+            detector.inspect(Phase::RequestHead, &mut tx);
+            tx
+        };
+        let mut check = make();
+        check.request_body = Some(body.clone());
+        detector.inspect(Phase::RequestBody, &mut check);
+        assert!(check.findings.is_empty(), "{name}: {:?}", check.findings);
+        c.bench_function(name, |b| {
+            b.iter_batched(
+                make,
+                |mut tx| {
+                    tx.request_body = Some(body.clone());
+                    detector.inspect(Phase::RequestBody, &mut tx);
+                    black_box(tx.findings.len())
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
 }
 
 /// 1,000 paths × 2 methods, with literal and templated segments mixed.
@@ -244,5 +299,10 @@ fn bench_routing_and_loading(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_validation, bench_routing_and_loading);
+criterion_group!(
+    benches,
+    bench_validation,
+    bench_gateway_bodies,
+    bench_routing_and_loading
+);
 criterion_main!(benches);

@@ -1,12 +1,13 @@
 //! The `palisade_core::Detector` that enforces a loaded description.
 
+use crate::json_tree::{JsonError, JsonTree};
 use crate::params::{self, Malformed, Shape};
 use crate::spec::{
     media_matches, ApiSpec, BodyKind, EnforceMode, MediaContent, Operation, ParamIn, ResponseMode,
     RouteLookup, Strictness,
 };
 use crate::strip::strip;
-use crate::validate::{Direction, Options, Validator, Violation, ViolationKind};
+use crate::validate::{Direction, Instance, Options, Validator, Violation, ViolationKind};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
 use palisade_core::{
@@ -764,21 +765,19 @@ impl OpenApiDetector {
         let (value, coerce, prefix) = match content.kind {
             BodyKind::Opaque => return Vec::new(),
             BodyKind::Json => {
-                if params::json_depth(body) > self.policy.limits.max_json_depth {
-                    return malformed(
+                return match JsonTree::parse_bytes(body, self.policy.limits.max_json_depth) {
+                    Ok(tree) => {
+                        self.validate_body(op, content, tree.root(), false, "json", mode, direction)
+                    }
+                    Err(JsonError::TooDeep) => malformed(
                         format!("{side} body nests deeper than the limit"),
                         Category::ResourceLimit,
-                    );
-                }
-                match serde_json::from_slice::<Value>(body) {
-                    Ok(v) => (v, false, "json"),
-                    Err(_) => {
-                        return malformed(
-                            format!("{side} body is not valid JSON"),
-                            Category::SchemaViolation,
-                        )
-                    }
-                }
+                    ),
+                    Err(JsonError::Syntax(_)) => malformed(
+                        format!("{side} body is not valid JSON"),
+                        Category::SchemaViolation,
+                    ),
+                };
             }
             BodyKind::Text => match std::str::from_utf8(body) {
                 Ok(s) => (Value::String(s.to_owned()), false, "body"),
@@ -907,11 +906,26 @@ impl OpenApiDetector {
                 (Value::Object(map), true, "form")
             }
         };
+        self.validate_body(op, content, &value, coerce, prefix, mode, direction)
+    }
+
+    /// Validates a parsed body against the media type's schema.
+    #[allow(clippy::too_many_arguments)]
+    fn validate_body<'v, I: Instance<'v>>(
+        &self,
+        op: &Operation,
+        content: &MediaContent,
+        value: I,
+        coerce: bool,
+        prefix: &str,
+        mode: EnforceMode,
+        direction: Direction,
+    ) -> Vec<Finding> {
         let Some(schema) = content.schema else {
             return Vec::new();
         };
         let mut validator = Validator::new(&self.spec.arena, self.options(op, direction, coerce));
-        if validator.validate(schema, &value) {
+        if validator.validate(schema, value) {
             return Vec::new();
         }
         validator

@@ -43,18 +43,19 @@ impl Format {
         })
     }
 
-    pub(crate) fn check_number(self, number: &serde_json::Number) -> bool {
+    pub(crate) fn check_number(self, number: crate::json_tree::Num) -> bool {
         match self {
             Format::Int32 => number.as_i64().is_some_and(|n| i32::try_from(n).is_ok()),
             Format::Int64 => {
-                number.as_i64().is_some()
-                    || number
-                        .as_f64()
-                        .is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
+                number.as_i64().is_some() || {
+                    let f = number.as_f64();
+                    f.fract() == 0.0 && f.abs() < 9.2e18
+                }
             }
-            Format::Float => number
-                .as_f64()
-                .is_some_and(|f| f.is_finite() && f.abs() <= f64::from(f32::MAX)),
+            Format::Float => {
+                let f = number.as_f64();
+                f.is_finite() && f.abs() <= f64::from(f32::MAX)
+            }
             _ => true,
         }
     }
@@ -232,7 +233,10 @@ mod tests {
         assert!(Format::Ipv6.check_string("::1"));
         assert!(Format::Byte.check_string("aGVsbG8="));
         assert!(!Format::Byte.check_string("not base64!"));
-        assert!(Format::Int32.check_number(&2147483647.into()));
-        assert!(!Format::Int32.check_number(&2147483648i64.into()));
+        use crate::json_tree::Num;
+        assert!(Format::Int32.check_number(Num::Unsigned(2147483647)));
+        assert!(!Format::Int32.check_number(Num::Unsigned(2147483648)));
+        assert!(Format::Int32.check_number(Num::Negative(-2147483648)));
+        assert!(!Format::Int32.check_number(Num::Float(1.5)));
     }
 }

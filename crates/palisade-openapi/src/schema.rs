@@ -121,6 +121,12 @@ pub(crate) struct SchemaNode {
     /// `readOnly` here or on a schema this one always applies (`$ref`, `allOf`).
     pub(crate) effective_read_only: bool,
     pub(crate) effective_write_only: bool,
+    /// No applicator keyword (`$ref`, `allOf`, `anyOf`, `oneOf`, `not`,
+    /// `if`, `discriminator`, `unevaluatedProperties`): against a scalar,
+    /// only the value keywords apply.
+    pub(crate) leaf: bool,
+    /// The node is nothing but a `$ref` to this one.
+    pub(crate) alias: Option<SchemaId>,
 }
 
 impl SchemaNode {
@@ -141,6 +147,116 @@ impl SchemaNode {
         self.properties
             .binary_search_by(|(key, _)| key.as_ref().cmp(name))
             .ok()
+    }
+
+    fn is_leaf(&self) -> bool {
+        !self.never
+            && self.reference.is_none()
+            && self.all_of.is_empty()
+            && self.any_of.is_empty()
+            && self.one_of.is_empty()
+            && self.not.is_none()
+            && self.condition.is_none()
+            && self.discriminator.is_none()
+            && self.unevaluated == Extra::Unspecified
+    }
+
+    /// The target when this node is a bare `$ref`. Every field is named so
+    /// that a new keyword cannot be forgotten here.
+    fn bare_reference(&self) -> Option<SchemaId> {
+        let SchemaNode {
+            never,
+            types,
+            nullable,
+            reference,
+            all_of,
+            any_of,
+            one_of,
+            not,
+            condition,
+            discriminator,
+            enumeration,
+            constant,
+            minimum,
+            maximum,
+            exclusive_minimum,
+            exclusive_maximum,
+            multiple_of,
+            min_length,
+            max_length,
+            pattern,
+            pattern_source: _,
+            format,
+            items,
+            prefix_items,
+            min_items,
+            max_items,
+            unique_items,
+            contains,
+            min_contains,
+            max_contains,
+            properties,
+            required,
+            property_required: _,
+            pattern_properties,
+            additional,
+            unevaluated,
+            property_names,
+            min_properties,
+            max_properties,
+            dependent_required,
+            dependent_schemas,
+            // Checked by the parent before the child is applied.
+            read_only: _,
+            write_only: _,
+            effective_read_only: _,
+            effective_write_only: _,
+            leaf: _,
+            alias: _,
+        } = self;
+        let bare = !*never
+            && types.is_none()
+            && !*nullable
+            && all_of.is_empty()
+            && any_of.is_empty()
+            && one_of.is_empty()
+            && not.is_none()
+            && condition.is_none()
+            && discriminator.is_none()
+            && enumeration.is_none()
+            && constant.is_none()
+            && minimum.is_none()
+            && maximum.is_none()
+            && exclusive_minimum.is_none()
+            && exclusive_maximum.is_none()
+            && multiple_of.is_none()
+            && min_length.is_none()
+            && max_length.is_none()
+            && pattern.is_none()
+            && format.is_none()
+            && items.is_none()
+            && prefix_items.is_empty()
+            && min_items.is_none()
+            && max_items.is_none()
+            && !*unique_items
+            && contains.is_none()
+            && min_contains.is_none()
+            && max_contains.is_none()
+            && properties.is_empty()
+            && required.is_empty()
+            && pattern_properties.is_empty()
+            && *additional == Extra::Unspecified
+            && *unevaluated == Extra::Unspecified
+            && property_names.is_none()
+            && min_properties.is_none()
+            && max_properties.is_none()
+            && dependent_required.is_empty()
+            && dependent_schemas.is_empty();
+        if bare {
+            *reference
+        } else {
+            None
+        }
     }
 
     pub(crate) fn declares_properties(&self) -> bool {
@@ -244,6 +360,10 @@ impl SchemaCompiler {
 
     pub(crate) fn finish(mut self) -> SchemaArena {
         self.propagate_flags();
+        for node in &mut self.arena.nodes {
+            node.leaf = node.is_leaf();
+            node.alias = node.bare_reference();
+        }
         self.arena
     }
 

@@ -1,4 +1,9 @@
-//! The schema validator: walks a `serde_json::Value` against compiled nodes.
+//! The schema validator: walks a JSON value against compiled nodes.
+//!
+//! It reads values through [`Instance`], implemented by `serde_json::Value`
+//! (parameters, form fields, responses that may be stripped) and by the
+//! borrowed [`JsonTree`](crate::json_tree::JsonTree) request bodies are parsed
+//! into, which costs a fraction of building a `Value`.
 //!
 //! Locations are built in a reusable string buffer (`$.items[3].price`) and only
 //! copied when a violation is recorded. Branch trials (`anyOf`, `oneOf`, `not`,
@@ -11,8 +16,111 @@
 //! were written at that location. Free-form objects (no declared properties)
 //! stay free-form.
 
+use crate::json_tree::{JsonRef, Kind, Num};
 use crate::schema::{Extra, SchemaArena, SchemaId, SchemaNode, TypeSet};
 use serde_json::{Map, Value};
+
+/// A JSON value the validator can read, by copy.
+pub(crate) trait Instance<'v>: Copy {
+    fn kind(self) -> Kind;
+    fn as_str(self) -> Option<&'v str>;
+    fn as_bool(self) -> Option<bool>;
+    fn as_num(self) -> Option<Num>;
+    /// Items of an array or members of an object.
+    fn len(self) -> usize;
+    fn items(self) -> impl Iterator<Item = Self>;
+    /// Members in a stable order; a tree keeps duplicate keys.
+    fn entries(self) -> impl Iterator<Item = (&'v str, Self)>;
+    /// The member named `key` (of duplicates, the last).
+    fn get(self, key: &str) -> Option<Self>;
+    /// The `serde_json::Value` behind this instance, if it is one:
+    /// coercion of string-typed parameters works on those.
+    fn as_value(self) -> Option<&'v Value>;
+    fn to_value(self) -> Value;
+}
+
+impl<'v> Instance<'v> for &'v Value {
+    fn kind(self) -> Kind {
+        match self {
+            Value::Null => Kind::Null,
+            Value::Bool(_) => Kind::Bool,
+            Value::Number(_) => Kind::Number,
+            Value::String(_) => Kind::String,
+            Value::Array(_) => Kind::Array,
+            Value::Object(_) => Kind::Object,
+        }
+    }
+    fn as_str(self) -> Option<&'v str> {
+        Value::as_str(self)
+    }
+    fn as_bool(self) -> Option<bool> {
+        Value::as_bool(self)
+    }
+    fn as_num(self) -> Option<Num> {
+        match self {
+            Value::Number(n) => Some(Num::of(n)),
+            _ => None,
+        }
+    }
+    fn len(self) -> usize {
+        match self {
+            Value::Array(items) => items.len(),
+            Value::Object(map) => map.len(),
+            _ => 0,
+        }
+    }
+    fn items(self) -> impl Iterator<Item = Self> {
+        self.as_array().into_iter().flatten()
+    }
+    fn entries(self) -> impl Iterator<Item = (&'v str, Self)> {
+        self.as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v))
+    }
+    fn get(self, key: &str) -> Option<Self> {
+        self.as_object().and_then(|m| m.get(key))
+    }
+    fn as_value(self) -> Option<&'v Value> {
+        Some(self)
+    }
+    fn to_value(self) -> Value {
+        self.clone()
+    }
+}
+
+impl<'v> Instance<'v> for JsonRef<'v> {
+    fn kind(self) -> Kind {
+        JsonRef::kind(self)
+    }
+    fn as_str(self) -> Option<&'v str> {
+        JsonRef::as_str(self)
+    }
+    fn as_bool(self) -> Option<bool> {
+        JsonRef::as_bool(self)
+    }
+    fn as_num(self) -> Option<Num> {
+        JsonRef::as_num(self)
+    }
+    fn len(self) -> usize {
+        JsonRef::len(self)
+    }
+    fn items(self) -> impl Iterator<Item = Self> {
+        JsonRef::items(self)
+    }
+    fn entries(self) -> impl Iterator<Item = (&'v str, Self)> {
+        JsonRef::entries(self)
+    }
+    fn get(self, key: &str) -> Option<Self> {
+        JsonRef::get(self, key)
+    }
+    fn as_value(self) -> Option<&'v Value> {
+        None
+    }
+    fn to_value(self) -> Value {
+        JsonRef::to_value(self)
+    }
+}
 
 /// Deepest chain of schema applications followed for one value.
 const MAX_APPLICATION_DEPTH: u32 = 512;
@@ -67,13 +175,28 @@ pub struct Violation {
 }
 
 /// Strings and scalars as they are (cut to 96 characters); containers by size.
-fn excerpt(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.chars().take(96).collect(),
-        Value::Array(items) => format!("array of {} items", items.len()),
-        Value::Object(map) => format!("object with {} properties", map.len()),
-        other => other.to_string(),
+fn excerpt<'v, I: Instance<'v>>(value: I) -> String {
+    match value.kind() {
+        Kind::String => value.as_str().unwrap_or("").chars().take(96).collect(),
+        Kind::Array => format!("array of {} items", value.len()),
+        Kind::Object => format!("object with {} properties", value.len()),
+        Kind::Number => value
+            .as_num()
+            .map(Num::to_value)
+            .unwrap_or_default()
+            .to_string(),
+        Kind::Bool => value.as_bool().unwrap_or_default().to_string(),
+        Kind::Null => "null".to_owned(),
     }
+}
+
+/// What the value keywords of one schema concluded.
+enum Keywords {
+    Passed,
+    /// Violated, recorded, and validation goes on.
+    Failed,
+    /// Violated and validation must stop (a type mismatch, or enough errors).
+    Stop,
 }
 
 /// Which properties of the object at the current location some applied
@@ -86,8 +209,12 @@ pub(crate) struct Eval {
 }
 
 impl Eval {
-    pub(crate) fn new(value: &Value) -> Eval {
-        let len = value.as_object().map_or(0, Map::len);
+    pub(crate) fn new<'v, I: Instance<'v>>(value: I) -> Eval {
+        let len = if value.kind() == Kind::Object {
+            value.len()
+        } else {
+            0
+        };
         Eval {
             inline: 0,
             heap: if len > 128 {
@@ -149,18 +276,22 @@ impl<'a> Validator<'a> {
         Validator {
             arena,
             options,
-            path: String::from("$"),
+            path: {
+                let mut path = String::with_capacity(96);
+                path.push('$');
+                path
+            },
             errors: Vec::new(),
             suppressed: 0,
             depth: 0,
-            active: Vec::new(),
+            active: Vec::with_capacity(16),
             active_base: 0,
             steps: 0,
         }
     }
 
     /// Validates a whole value; violations are in `self.errors`.
-    pub(crate) fn validate(&mut self, id: SchemaId, value: &Value) -> bool {
+    pub(crate) fn validate<'v, I: Instance<'v>>(&mut self, id: SchemaId, value: I) -> bool {
         self.path.clear();
         self.path.push('$');
         let ok = self.check_location(id, value);
@@ -174,7 +305,7 @@ impl<'a> Validator<'a> {
     }
 
     /// True when `value` is valid, recording nothing.
-    pub(crate) fn is_valid(&mut self, id: SchemaId, value: &Value) -> bool {
+    pub(crate) fn is_valid<'v, I: Instance<'v>>(&mut self, id: SchemaId, value: I) -> bool {
         self.suppressed += 1;
         let mut eval = Eval::new(value);
         let ok = self.check(id, value, &mut eval);
@@ -183,19 +314,24 @@ impl<'a> Validator<'a> {
     }
 
     fn record(&mut self, keyword: &'static str, kind: ViolationKind) -> bool {
-        self.record_with(keyword, kind, None)
+        self.record_with(keyword, kind, String::new)
     }
 
     /// Records a violation about `value`, keeping a short excerpt of it.
-    fn record_value(&mut self, keyword: &'static str, kind: ViolationKind, value: &Value) -> bool {
-        self.record_with(keyword, kind, Some(value))
+    fn record_value<'v, I: Instance<'v>>(
+        &mut self,
+        keyword: &'static str,
+        kind: ViolationKind,
+        value: I,
+    ) -> bool {
+        self.record_with(keyword, kind, || excerpt(value))
     }
 
     fn record_with(
         &mut self,
         keyword: &'static str,
         kind: ViolationKind,
-        value: Option<&Value>,
+        evidence: impl FnOnce() -> String,
     ) -> bool {
         if self.suppressed > 0 {
             return false;
@@ -205,7 +341,7 @@ impl<'a> Validator<'a> {
                 location: self.path.clone(),
                 keyword,
                 kind,
-                evidence: value.map(excerpt).unwrap_or_default(),
+                evidence: evidence(),
             });
         }
         self.errors.len() < self.options.max_errors
@@ -226,7 +362,19 @@ impl<'a> Validator<'a> {
     }
 
     /// A new instance location: applies `id` and then the strict check.
-    fn check_location(&mut self, id: SchemaId, value: &Value) -> bool {
+    fn check_location<'v, I: Instance<'v>>(&mut self, mut id: SchemaId, value: I) -> bool {
+        // A schema that is only a `$ref` validates as its target.
+        for _ in 0..8 {
+            match self.arena.node(id).alias {
+                Some(target) => id = target,
+                None => break,
+            }
+        }
+        let node = self.arena.node(id);
+        if node.leaf && !self.options.coerce && !matches!(value.kind(), Kind::Object | Kind::Array)
+        {
+            return self.check_leaf(node, value);
+        }
         let saved = std::mem::replace(&mut self.active_base, self.active.len());
         let mut eval = Eval::new(value);
         let mut ok = self.check(id, value, &mut eval);
@@ -237,15 +385,12 @@ impl<'a> Validator<'a> {
         ok
     }
 
-    fn strict_check(&mut self, value: &Value, eval: &Eval) -> bool {
-        let Value::Object(map) = value else {
-            return true;
-        };
-        if !eval.declares || eval.open {
+    fn strict_check<'v, I: Instance<'v>>(&mut self, value: I, eval: &Eval) -> bool {
+        if value.kind() != Kind::Object || !eval.declares || eval.open {
             return true;
         }
         let mut ok = true;
-        for (i, (key, item)) in map.iter().enumerate() {
+        for (i, (key, item)) in value.entries().enumerate() {
             if !eval.is_marked(i) {
                 ok = false;
                 let mark = self.push_key(key);
@@ -260,7 +405,7 @@ impl<'a> Validator<'a> {
         ok
     }
 
-    fn check(&mut self, id: SchemaId, value: &Value, eval: &mut Eval) -> bool {
+    fn check<'v, I: Instance<'v>>(&mut self, id: SchemaId, value: I, eval: &mut Eval) -> bool {
         self.steps += 1;
         if self.steps > MAX_STEPS {
             return false;
@@ -283,21 +428,31 @@ impl<'a> Validator<'a> {
         ok
     }
 
-    fn check_node(&mut self, id: SchemaId, value: &Value, outer_eval: &mut Eval) -> bool {
-        let arena = self.arena;
-        let node = arena.node(id);
+    fn check_node<'v, I: Instance<'v>>(
+        &mut self,
+        id: SchemaId,
+        value: I,
+        outer_eval: &mut Eval,
+    ) -> bool {
+        let node = self.arena.node(id);
         if node.never {
             return self.record("false", ViolationKind::Schema);
         }
-        let coerced;
-        let value = match self.options.coerce.then(|| coerce(node, value)).flatten() {
-            Some(c) => {
-                coerced = c;
-                &coerced
+        if self.options.coerce {
+            if let Some(coerced) = value.as_value().and_then(|v| coerce(node, v)) {
+                return self.check_node_as_is(node, &coerced, outer_eval);
             }
-            None => value,
-        };
-        if value.is_null() && node.nullable {
+        }
+        self.check_node_as_is(node, value, outer_eval)
+    }
+
+    fn check_node_as_is<'v, I: Instance<'v>>(
+        &mut self,
+        node: &'a SchemaNode,
+        value: I,
+        outer_eval: &mut Eval,
+    ) -> bool {
+        if value.kind() == Kind::Null && node.nullable {
             return true;
         }
         let mut local_eval = (node.unevaluated != Extra::Unspecified).then(|| Eval::new(value));
@@ -322,78 +477,19 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        if let Some(types) = node.types {
-            if !type_matches(types, value, node.nullable) {
-                self.record_value("type", ViolationKind::Schema, value);
-                return false;
-            }
+        match self.value_keywords(node, value) {
+            Keywords::Stop => return false,
+            Keywords::Failed => ok = false,
+            Keywords::Passed => {}
         }
-        if let Some(constant) = &node.constant {
-            if !json_equal(constant, value) {
-                fail!("const");
-            }
-        }
-        if let Some(values) = &node.enumeration {
-            if !(values.iter().any(|v| json_equal(v, value)) || value.is_null() && node.nullable) {
-                fail!("enum");
-            }
-        }
-        match value {
-            Value::Number(n) => {
-                if let Some(f) = n.as_f64() {
-                    if node.minimum.is_some_and(|m| f < m) {
-                        fail!("minimum");
-                    }
-                    if node.maximum.is_some_and(|m| f > m) {
-                        fail!("maximum");
-                    }
-                    if node.exclusive_minimum.is_some_and(|m| f <= m) {
-                        fail!("exclusiveMinimum");
-                    }
-                    if node.exclusive_maximum.is_some_and(|m| f >= m) {
-                        fail!("exclusiveMaximum");
-                    }
-                    if let Some(m) = node.multiple_of {
-                        let q = f / m;
-                        if !q.is_finite() || (q - q.round()).abs() > 1e-9 * q.abs().max(1.0) {
-                            fail!("multipleOf");
-                        }
-                    }
-                }
-                if let Some(format) = node.format {
-                    if !format.check_number(n) {
-                        fail!("format");
-                    }
-                }
-            }
-            Value::String(s) => {
-                if node.min_length.is_some() || node.max_length.is_some() {
-                    let len = s.chars().count();
-                    if node.min_length.is_some_and(|m| len < m) {
-                        fail!("minLength");
-                    }
-                    if node.max_length.is_some_and(|m| len > m) {
-                        fail!("maxLength");
-                    }
-                }
-                if let Some(pattern) = &node.pattern {
-                    if !pattern.is_match(s) {
-                        fail!("pattern");
-                    }
-                }
-                if let Some(format) = node.format {
-                    if !format.check_string(s) {
-                        fail!("format");
-                    }
-                }
-            }
-            Value::Array(items) if !self.check_array(node, items) => {
+        match value.kind() {
+            Kind::Array if !self.check_array(node, value) => {
                 ok = false;
                 if self.suppressed > 0 {
                     return false;
                 }
             }
-            Value::Object(map) if !self.check_object(node, map, eval) => {
+            Kind::Object if !self.check_object(node, value, eval) => {
                 ok = false;
                 if self.suppressed > 0 {
                     return false;
@@ -409,17 +505,19 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        let tagged_target = |map: &Map<String, Value>| {
+        let tagged_target = || {
             let d = node.discriminator.as_ref()?;
-            let tag = map.get(&d.property)?.as_str()?;
+            let tag = value.get(&d.property)?.as_str()?;
             d.mapping.iter().find(|(v, _)| v == tag).map(|(_, t)| *t)
         };
-        let dispatched = match (&node.discriminator, value) {
-            (Some(d), Value::Object(map))
-                if (!node.one_of.is_empty() || !node.any_of.is_empty())
-                    && (d.explicit || tagged_target(map).is_some()) =>
+        let is_object = value.kind() == Kind::Object;
+        let dispatched = match &node.discriminator {
+            Some(d)
+                if is_object
+                    && (!node.one_of.is_empty() || !node.any_of.is_empty())
+                    && (d.explicit || tagged_target().is_some()) =>
             {
-                let target = tagged_target(map);
+                let target = tagged_target();
                 match target {
                     Some(t) => {
                         if !self.check(t, value, eval) {
@@ -441,9 +539,9 @@ impl<'a> Validator<'a> {
                 }
                 true
             }
-            (Some(d), Value::Object(map)) => {
+            Some(d) if is_object => {
                 // Inheritance style: the base names its subtypes.
-                if let Some(Value::String(tag)) = map.get(&d.property) {
+                if let Some(tag) = value.get(&d.property).and_then(|t| t.as_str()) {
                     if let Some((_, t)) = d.mapping.iter().find(|(v, _)| v == tag) {
                         if !self.check(*t, value, eval) {
                             ok = false;
@@ -499,8 +597,8 @@ impl<'a> Validator<'a> {
             }
         }
         if node.unevaluated != Extra::Unspecified {
-            if let Value::Object(map) = value {
-                for (i, (key, item)) in map.iter().enumerate() {
+            if is_object {
+                for (i, (key, item)) in value.entries().enumerate() {
                     if eval.is_marked(i) {
                         continue;
                     }
@@ -531,14 +629,126 @@ impl<'a> Validator<'a> {
         ok
     }
 
-    fn trial(&mut self, id: SchemaId, value: &Value, eval: &mut Eval) -> bool {
+    /// The keywords about the value itself: `type`, `const`, `enum` and the
+    /// numeric and string constraints.
+    fn value_keywords<'v, I: Instance<'v>>(&mut self, node: &SchemaNode, value: I) -> Keywords {
+        let mut ok = true;
+        macro_rules! fail {
+            ($keyword:expr) => {{
+                ok = false;
+                if !self.record_value($keyword, ViolationKind::Schema, value) {
+                    return Keywords::Stop;
+                }
+            }};
+        }
+        if let Some(types) = node.types {
+            if !type_matches(types, value, node.nullable) {
+                self.record_value("type", ViolationKind::Schema, value);
+                return Keywords::Stop;
+            }
+        }
+        if let Some(constant) = &node.constant {
+            if !json_equal(constant, value) {
+                fail!("const");
+            }
+        }
+        if let Some(values) = &node.enumeration {
+            if !(values.iter().any(|v| json_equal(v, value))
+                || value.kind() == Kind::Null && node.nullable)
+            {
+                fail!("enum");
+            }
+        }
+        match value.kind() {
+            Kind::Number => {
+                let n = value.as_num().unwrap_or(Num::Float(f64::NAN));
+                {
+                    let f = n.as_f64();
+                    if node.minimum.is_some_and(|m| f < m) {
+                        fail!("minimum");
+                    }
+                    if node.maximum.is_some_and(|m| f > m) {
+                        fail!("maximum");
+                    }
+                    if node.exclusive_minimum.is_some_and(|m| f <= m) {
+                        fail!("exclusiveMinimum");
+                    }
+                    if node.exclusive_maximum.is_some_and(|m| f >= m) {
+                        fail!("exclusiveMaximum");
+                    }
+                    if let Some(m) = node.multiple_of {
+                        let q = f / m;
+                        if !q.is_finite() || (q - q.round()).abs() > 1e-9 * q.abs().max(1.0) {
+                            fail!("multipleOf");
+                        }
+                    }
+                }
+                if let Some(format) = node.format {
+                    if !format.check_number(n) {
+                        fail!("format");
+                    }
+                }
+            }
+            Kind::String => {
+                let s = value.as_str().unwrap_or("");
+                if node.min_length.is_some() || node.max_length.is_some() {
+                    let len = s.chars().count();
+                    if node.min_length.is_some_and(|m| len < m) {
+                        fail!("minLength");
+                    }
+                    if node.max_length.is_some_and(|m| len > m) {
+                        fail!("maxLength");
+                    }
+                }
+                if let Some(pattern) = &node.pattern {
+                    if !pattern.is_match(s) {
+                        fail!("pattern");
+                    }
+                }
+                if let Some(format) = node.format {
+                    if !format.check_string(s) {
+                        fail!("format");
+                    }
+                }
+            }
+            _ => {}
+        }
+        if ok {
+            Keywords::Passed
+        } else {
+            Keywords::Failed
+        }
+    }
+
+    /// A schema without applicators (`$ref`, `allOf`, `oneOf`...) against a
+    /// scalar: only the value keywords apply, with no evaluation bookkeeping.
+    fn check_leaf<'v, I: Instance<'v>>(&mut self, node: &SchemaNode, value: I) -> bool {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            return false;
+        }
+        if node.never {
+            return self.record("false", ViolationKind::Schema);
+        }
+        if value.kind() == Kind::Null && node.nullable {
+            return true;
+        }
+        matches!(self.value_keywords(node, value), Keywords::Passed)
+    }
+
+    fn trial<'v, I: Instance<'v>>(&mut self, id: SchemaId, value: I, eval: &mut Eval) -> bool {
         self.suppressed += 1;
         let ok = self.check(id, value, eval);
         self.suppressed -= 1;
         ok
     }
 
-    fn check_one_of(&mut self, branches: &[SchemaId], value: &Value, eval: &mut Eval) -> bool {
+    fn check_one_of<'v, I: Instance<'v>>(
+        &mut self,
+        branches: &[SchemaId],
+        value: I,
+        eval: &mut Eval,
+    ) -> bool {
         let mut matches: Vec<Eval> = Vec::new();
         for child in branches {
             let mut branch = Eval::new(value);
@@ -546,15 +756,14 @@ impl<'a> Validator<'a> {
                 matches.push(branch);
             }
         }
-        if matches.len() > 1 && self.options.strict {
-            if let Value::Object(map) = value {
-                // Strict mode: a branch that leaves properties unevaluated is not a match.
-                matches.retain(|branch| {
-                    branch.open
-                        || !branch.declares
-                        || (0..map.len()).all(|i| branch.is_marked(i) || eval.is_marked(i))
-                });
-            }
+        if matches.len() > 1 && self.options.strict && value.kind() == Kind::Object {
+            // Strict mode: a branch that leaves properties unevaluated is not a match.
+            let len = value.len();
+            matches.retain(|branch| {
+                branch.open
+                    || !branch.declares
+                    || (0..len).all(|i| branch.is_marked(i) || eval.is_marked(i))
+            });
         }
         match matches.as_slice() {
             [only] => {
@@ -565,7 +774,8 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn check_array(&mut self, node: &SchemaNode, items: &[Value]) -> bool {
+    fn check_array<'v, I: Instance<'v>>(&mut self, node: &SchemaNode, value: I) -> bool {
+        let count = value.len();
         let mut ok = true;
         macro_rules! fail {
             ($keyword:expr) => {{
@@ -575,16 +785,16 @@ impl<'a> Validator<'a> {
                 }
             }};
         }
-        if node.min_items.is_some_and(|m| items.len() < m) {
+        if node.min_items.is_some_and(|m| count < m) {
             fail!("minItems");
         }
-        if node.max_items.is_some_and(|m| items.len() > m) {
+        if node.max_items.is_some_and(|m| count > m) {
             fail!("maxItems");
         }
-        if node.unique_items && !all_unique(items) {
+        if node.unique_items && !all_unique(&value.items().map(I::to_value).collect::<Vec<_>>()) {
             fail!("uniqueItems");
         }
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in value.items().enumerate() {
             let schema = match node.prefix_items.get(i) {
                 Some(s) => Some(*s),
                 None => node.items,
@@ -603,7 +813,7 @@ impl<'a> Validator<'a> {
         }
         if let Some(contains) = node.contains {
             let mut count = 0usize;
-            for item in items {
+            for item in value.items() {
                 let mut scratch = Eval::new(item);
                 if self.trial(contains, item, &mut scratch) {
                     count += 1;
@@ -620,10 +830,10 @@ impl<'a> Validator<'a> {
         ok
     }
 
-    fn check_object(
+    fn check_object<'v, I: Instance<'v>>(
         &mut self,
         node: &SchemaNode,
-        map: &Map<String, Value>,
+        value: I,
         eval: &mut Eval,
     ) -> bool {
         let mut ok = true;
@@ -647,9 +857,12 @@ impl<'a> Validator<'a> {
             || !node.pattern_properties.is_empty()
             || !node.required.is_empty()
             || node.additional != Extra::Unspecified;
-        let mut required_present = 0usize;
+        // Which declared required properties were seen, by property index
+        // (a set, since a tree keeps duplicate keys).
+        let mut required_seen: u128 = 0;
+        let countable = node.properties.len() <= 128;
         if inspect_keys {
-            for (i, (key, item)) in map.iter().enumerate() {
+            for (i, (key, item)) in value.entries().enumerate() {
                 let mut matched = false;
                 let mark = self.push_key(key);
                 let declared = node
@@ -657,8 +870,8 @@ impl<'a> Validator<'a> {
                     .and_then(|i| node.properties.get(i).map(|(_, c)| (i, *c)));
                 if let Some((index, child)) = declared {
                     matched = true;
-                    if node.property_required.get(index).copied().unwrap_or(false) {
-                        required_present += 1;
+                    if countable && node.property_required.get(index).copied().unwrap_or(false) {
+                        required_seen |= 1u128 << index;
                     }
                     let child_node = arena.node(child);
                     let refused = match direction {
@@ -732,9 +945,10 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        let all_required_seen = inspect_keys && required_present == node.required.len();
+        let all_required_seen =
+            inspect_keys && countable && required_seen.count_ones() as usize == node.required.len();
         for name in node.required.iter().filter(|_| !all_required_seen) {
-            if !map.contains_key(name.as_ref()) {
+            if value.get(name).is_none() {
                 let exempt = node.property(name).is_some_and(|p| {
                     let p = arena.node(p);
                     match direction {
@@ -753,15 +967,16 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        if node.min_properties.is_some_and(|m| map.len() < m) {
+        let len = value.len();
+        if node.min_properties.is_some_and(|m| len < m) {
             fail!("minProperties", ViolationKind::Schema);
         }
-        if node.max_properties.is_some_and(|m| map.len() > m) {
+        if node.max_properties.is_some_and(|m| len > m) {
             fail!("maxProperties", ViolationKind::Schema);
         }
         if let Some(names) = node.property_names {
-            for key in map.keys() {
-                let as_value = Value::String(key.clone());
+            for (key, _) in value.entries() {
+                let as_value = Value::String(key.to_owned());
                 let mut scratch = Eval::new(&as_value);
                 if !self.trial(names, &as_value, &mut scratch) {
                     let mark = self.push_key(key);
@@ -775,20 +990,15 @@ impl<'a> Validator<'a> {
             }
         }
         for (name, needed) in &node.dependent_required {
-            if map.contains_key(name.as_ref())
-                && needed.iter().any(|n| !map.contains_key(n.as_ref()))
-            {
+            if value.get(name).is_some() && needed.iter().any(|n| value.get(n).is_none()) {
                 fail!("dependentRequired", ViolationKind::Schema);
             }
         }
         for (name, schema) in &node.dependent_schemas {
-            if map.contains_key(name.as_ref()) {
-                let whole = Value::Object(map.clone());
-                if !self.check(*schema, &whole, eval) {
-                    ok = false;
-                    if self.suppressed > 0 {
-                        return false;
-                    }
+            if value.get(name).is_some() && !self.check(*schema, value, eval) {
+                ok = false;
+                if self.suppressed > 0 {
+                    return false;
                 }
             }
         }
@@ -851,42 +1061,37 @@ pub(crate) fn coerce(node: &SchemaNode, value: &Value) -> Option<Value> {
     }
 }
 
-pub(crate) fn type_matches(types: TypeSet, value: &Value, nullable: bool) -> bool {
-    match value {
-        Value::Null => types.has(TypeSet::NULL) || nullable,
-        Value::Bool(_) => types.has(TypeSet::BOOLEAN),
-        Value::Number(n) => {
-            types.has(TypeSet::NUMBER) || (types.has(TypeSet::INTEGER) && is_integer(n))
+pub(crate) fn type_matches<'v, I: Instance<'v>>(types: TypeSet, value: I, nullable: bool) -> bool {
+    match value.kind() {
+        Kind::Null => types.has(TypeSet::NULL) || nullable,
+        Kind::Bool => types.has(TypeSet::BOOLEAN),
+        Kind::Number => {
+            types.has(TypeSet::NUMBER)
+                || (types.has(TypeSet::INTEGER) && value.as_num().is_some_and(Num::is_integer))
         }
-        Value::String(_) => types.has(TypeSet::STRING),
-        Value::Array(_) => types.has(TypeSet::ARRAY),
-        Value::Object(_) => types.has(TypeSet::OBJECT),
+        Kind::String => types.has(TypeSet::STRING),
+        Kind::Array => types.has(TypeSet::ARRAY),
+        Kind::Object => types.has(TypeSet::OBJECT),
     }
 }
 
-pub(crate) fn is_integer(n: &serde_json::Number) -> bool {
-    n.is_i64()
-        || n.is_u64()
-        || n.as_f64()
-            .is_some_and(|f| f.fract() == 0.0 && f.is_finite())
-}
-
-/// JSON equality with `1 == 1.0`.
-pub(crate) fn json_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
-            (Some(i), Some(j)) => i == j,
-            _ => x.as_f64() == y.as_f64(),
-        },
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
+/// JSON equality of a schema value and an instance, with `1 == 1.0`. An
+/// instance object with duplicate keys equals only if every duplicate does.
+pub(crate) fn json_equal<'v, I: Instance<'v>>(a: &Value, b: I) -> bool {
+    match (a, b.kind()) {
+        (Value::Null, Kind::Null) => true,
+        (Value::Bool(x), Kind::Bool) => b.as_bool() == Some(*x),
+        (Value::Number(x), Kind::Number) => b.as_num().is_some_and(|y| Num::of(x).equals(y)),
+        (Value::String(x), Kind::String) => b.as_str() == Some(x.as_str()),
+        (Value::Array(x), Kind::Array) => {
+            x.len() == b.len() && x.iter().zip(b.items()).all(|(a, b)| json_equal(a, b))
         }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+        (Value::Object(x), Kind::Object) => {
+            b.entries()
+                .all(|(k, v)| x.get(k).is_some_and(|w| json_equal(w, v)))
+                && x.keys().all(|k| b.get(k).is_some())
         }
-        _ => a == b,
+        _ => false,
     }
 }
 

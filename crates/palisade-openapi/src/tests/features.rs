@@ -255,6 +255,47 @@ fn mass_assignment_and_read_only_are_refused() {
 }
 
 #[test]
+fn every_duplicate_member_is_validated() {
+    // Parsers disagree on which duplicate wins, so each one must be valid:
+    // `{"role":"user","role":"root"}` must not pass on the strength of the first.
+    let d = detector(OpenApiPolicy::default());
+    let raw = |body: &[u8]| {
+        run_request(
+            &d,
+            Method::POST,
+            "/api/v1/users",
+            &[],
+            Some(("application/json", body.to_vec())),
+        )
+        .0
+    };
+    let f = raw(br#"{"name":"a","role":"user","role":"root"}"#);
+    assert!(
+        f.iter().any(|f| f.location.as_str() == "json.$.role"),
+        "{f:?}"
+    );
+    let f = raw(br#"{"name":"a","role":"root","role":"user"}"#);
+    assert!(
+        f.iter().any(|f| f.location.as_str() == "json.$.role"),
+        "{f:?}"
+    );
+    assert!(raw(br#"{"name":"a","name":"b"}"#).is_empty());
+    // A required property named twice is still one property: it does not
+    // stand in for another required one (`Cat` requires `kind` and `lives`).
+    let (f, _) = run_request(
+        &d,
+        Method::POST,
+        "/api/v1/pets",
+        &[],
+        Some(("application/json", br#"{"kind":"cat","kind":"cat"}"#.to_vec())),
+    );
+    assert!(
+        f.iter().any(|f| f.location.as_str() == "json.$.lives"),
+        "{f:?}"
+    );
+}
+
+#[test]
 fn schema_violations_name_location_and_keyword_without_the_value() {
     let d = detector(OpenApiPolicy::default());
     let f = json_request(

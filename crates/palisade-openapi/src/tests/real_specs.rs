@@ -292,6 +292,26 @@ fn check_document(name: &str, operations: usize, webhooks: usize) {
 
 /// Generated valid requests pass, mutated ones are refused at the mutated
 /// location, generated responses pass and strip exactly what was injected.
+/// Request bodies are validated on a borrowed tree, everything else on a
+/// `serde_json::Value`: both readings must give the same violations.
+fn same_verdict_on_tree_and_value(spec: &ApiSpec, schema: crate::schema::SchemaId, value: &Value) {
+    use crate::validate::{Direction, Options, Validator};
+    let options = Options {
+        direction: Direction::Request,
+        strict: true,
+        coerce: false,
+        max_errors: 50,
+    };
+    let mut on_value = Validator::new(&spec.arena, options);
+    let value_ok = on_value.validate(schema, value);
+    let text = value.to_string();
+    let tree = crate::json_tree::JsonTree::parse(&text, 10_000).expect("serde_json output parses");
+    let mut on_tree = Validator::new(&spec.arena, options);
+    let tree_ok = on_tree.validate(schema, tree.root());
+    assert_eq!(value_ok, tree_ok, "{text}");
+    assert_eq!(on_value.errors, on_tree.errors, "{text}");
+}
+
 pub(crate) fn check_spec(name: &str, spec: &Arc<ApiSpec>) {
     let spec = spec.clone();
     let detector = OpenApiDetector::new(spec.clone(), OpenApiPolicy::default());
@@ -399,6 +419,15 @@ pub(crate) fn check_spec(name: &str, spec: &Arc<ApiSpec>) {
             continue;
         };
         let (closed, typed) = closed_root(&spec, schema);
+        same_verdict_on_tree_and_value(&spec, schema, &Value::Object(map.clone()));
+        let mut extra = map.clone();
+        extra.insert("palisade_injected".into(), Value::Bool(true));
+        same_verdict_on_tree_and_value(&spec, schema, &Value::Object(extra));
+        if let Some(prop) = typed.first() {
+            let mut wrong = map.clone();
+            wrong.insert(prop.clone(), serde_json::json!([["palisade"]]));
+            same_verdict_on_tree_and_value(&spec, schema, &Value::Object(wrong));
+        }
         if closed {
             mutations += 1;
             let mut extra = map.clone();
