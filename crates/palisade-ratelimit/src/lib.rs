@@ -45,6 +45,7 @@ pub mod bruteforce;
 pub mod config;
 pub mod counters;
 pub mod gcra;
+mod lease;
 pub mod limiter;
 pub mod shared;
 

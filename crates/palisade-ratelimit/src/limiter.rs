@@ -355,7 +355,7 @@ impl RateLimiter {
             let (decision, backend) = match (&self.shared, limit.shared) {
                 (Some(store), true) => {
                     let redis_key = store.key(&format!("rl:{}:{}", limit.name, hashed(&key)));
-                    match store.gcra(&redis_key, params, limit.cost).await {
+                    match store.gcra_leased(&redis_key, params, limit.cost).await {
                         Ok(d) => (d, Backend::Redis),
                         Err(_) => match store.config().on_error {
                             FailurePolicy::FailOpen => {

@@ -13,12 +13,17 @@
 //! together in the next script call (see [`GcraBatch`]): each request still
 //! gets its own exact, atomic GCRA decision in arrival order, but a busy
 //! gateway makes one round trip per batch instead of one per request.
+//!
+//! Limits fast enough to afford it are leased in slices ([`crate::lease`]):
+//! an instance takes a few units of allowance in one step and spends them
+//! locally, exact again as soon as the limit comes close.
 
 use crate::config::RedisConfig;
 use crate::gcra::{GcraDecision, GcraParams};
+use crate::lease::{slice_cap, LeaseBook, LeaseStep};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, Script, ToRedisArgs};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -199,6 +204,8 @@ pub struct SharedStore {
     gcra_batch: Script,
     incr: Script,
     distinct: Script,
+    leases: LeaseBook,
+    calls: AtomicU64,
 }
 
 impl std::fmt::Debug for SharedStore {
@@ -225,11 +232,18 @@ impl SharedStore {
             gcra_batch: Script::new(GCRA_BATCH_LUA),
             incr: Script::new(INCR_LUA),
             distinct: Script::new(DISTINCT_LUA),
+            leases: LeaseBook::default(),
+            calls: AtomicU64::new(0),
         })
     }
 
     pub fn config(&self) -> &RedisConfig {
         &self.config
+    }
+
+    /// Script calls sent to Redis so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
     }
 
     /// False from a failure until the next success.
@@ -317,6 +331,7 @@ impl SharedStore {
             a.push_to(&mut invocation);
         }
         let deadline = Duration::from_millis(self.config.response_timeout_ms.max(1)) * 2;
+        self.calls.fetch_add(1, Ordering::Relaxed);
         match tokio::time::timeout(deadline, invocation.invoke_async::<T>(&mut conn)).await {
             Ok(Ok(v)) => {
                 self.succeeded();
@@ -385,6 +400,40 @@ impl SharedStore {
         mine
     }
 
+    /// A GCRA step for a rate limit: spent from this instance's slice of the
+    /// allowance when the limit is fast enough to lease, else one exact step.
+    pub async fn gcra_leased(
+        &self,
+        key: &str,
+        params: GcraParams,
+        cost: u64,
+    ) -> Result<GcraDecision, SharedError> {
+        let cap = slice_cap(params);
+        if cap <= 1 {
+            return self.gcra(key, params, cost).await;
+        }
+        let units = match self.leases.take(key, cost, cap, Instant::now()) {
+            LeaseStep::Spent(decision) => {
+                metrics::counter!("palisade_ratelimit_lease_spends_total").increment(1);
+                return Ok(decision);
+            }
+            LeaseStep::Ask { units } => units,
+        };
+        let decision = self.gcra(key, params, units).await?;
+        self.leases
+            .granted(key, units, cost, &decision, Instant::now());
+        if decision.allowed {
+            let mut mine = decision;
+            mine.remaining = mine.remaining.saturating_add(units.saturating_sub(cost));
+            return Ok(mine);
+        }
+        if units == cost {
+            return Ok(decision);
+        }
+        // The slice did not fit: decide this request exactly.
+        self.gcra(key, params, cost).await
+    }
+
     /// One GCRA step in its own script call.
     async fn gcra_single(
         &self,
@@ -419,6 +468,7 @@ impl SharedStore {
                 .arg(*cost);
         }
         let deadline = Duration::from_millis(self.config.response_timeout_ms.max(1)) * 2;
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let reply =
             match tokio::time::timeout(deadline, invocation.invoke_async::<Vec<i64>>(&mut conn))
                 .await

@@ -126,6 +126,88 @@ async fn two_instances_share_one_limit_within_five_percent() {
     assert!(error <= 0.05, "admitted {admitted}, expected {expected:.1}");
 }
 
+/// A fast shared limit is leased in slices: far fewer script calls than
+/// requests while it is not refusing, and still within 5 % once it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_limits_are_leased_and_stay_within_five_percent() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (rate, burst) = (2_000u64, 2_000u64);
+    let stores: Vec<Arc<SharedStore>> = (0..2)
+        .map(|_| fail_closed_store(&redis, "t-lease:"))
+        .collect();
+    let limiters: Vec<Arc<RateLimiter>> = stores
+        .iter()
+        .map(|s| Arc::new(RateLimiter::new(&[limit(rate, burst)], Some(s.clone())).unwrap()))
+        .collect();
+    let warm = principal("warmup");
+    for l in &limiters {
+        l.check(
+            &RequestHead::synthetic(Method::GET, "/api/limited"),
+            Some(&warm),
+        )
+        .await;
+    }
+    let calls_before: u64 = stores.iter().map(|s| s.calls()).sum();
+
+    // Well below the limit: 600 requests spread over 0.6 s by two instances.
+    let light = principal("light");
+    for round in 0..300 {
+        for (i, l) in limiters.iter().enumerate() {
+            let outcome = l.check(&head([10, 0, 1, i as u8 + 1]), Some(&light)).await;
+            assert!(outcome.allowed, "round {round}: {outcome:?}");
+            assert_eq!(outcome.status.unwrap().backend, Backend::Redis);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let calls: u64 = stores.iter().map(|s| s.calls()).sum::<u64>() - calls_before;
+    eprintln!("600 requests under the limit made {calls} script calls");
+    assert!(calls < 100, "{calls} script calls for 600 requests");
+
+    // Well above the limit: both instances, eight tasks each, for two seconds.
+    let heavy = principal("heavy");
+    let run_for = Duration::from_secs(2);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, l) in limiters.iter().enumerate() {
+        for t in 0..8u8 {
+            let (l, heavy) = (l.clone(), heavy.clone());
+            tasks.push(tokio::spawn(async move {
+                let h = head([10, 0, 2 + i as u8, t + 1]);
+                let (mut admitted, mut sent) = (0u64, 0u64);
+                while start.elapsed() < run_for {
+                    let outcome = l.check(&h, Some(&heavy)).await;
+                    sent += 1;
+                    admitted += u64::from(outcome.allowed);
+                    if sent % 32 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                (admitted, sent)
+            }));
+        }
+    }
+    let (mut admitted, mut sent) = (0u64, 0u64);
+    for t in tasks {
+        let (a, s) = t.await.unwrap();
+        admitted += a;
+        sent += s;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let expected = burst as f64 + rate as f64 * elapsed;
+    let error = (admitted as f64 - expected).abs() / expected;
+    eprintln!(
+        "leased, over the limit: sent {sent}, admitted {admitted}, expected {expected:.0} over {elapsed:.2}s, error {:.2}%",
+        error * 100.0
+    );
+    assert!(
+        sent as f64 > expected * 2.0,
+        "the test must offer well above the limit"
+    );
+    assert!(error <= 0.05, "admitted {admitted}, expected {expected:.0}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_follows_policy_and_recovers() {
     let Some(mut redis) = RedisServer::start() else {

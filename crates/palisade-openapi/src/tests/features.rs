@@ -287,7 +287,10 @@ fn every_duplicate_member_is_validated() {
         Method::POST,
         "/api/v1/pets",
         &[],
-        Some(("application/json", br#"{"kind":"cat","kind":"cat"}"#.to_vec())),
+        Some((
+            "application/json",
+            br#"{"kind":"cat","kind":"cat"}"#.to_vec(),
+        )),
     );
     assert!(
         f.iter().any(|f| f.location.as_str() == "json.$.lives"),
