@@ -682,6 +682,14 @@ report() {
         echo "| $mix | $(ratio "${RPS[palisade-identity/$mix]:-}" "${RPS[palisade-block/$mix]:-}") | $(ratio "${RPS[palisade-identity-redis/$mix]:-}" "${RPS[palisade-block/$mix]:-}") |"
     done
     echo
+    echo "OpenAPI validation on / off (same binary, block mode; on = bench/openapi.yaml enforced on every parameter and body property):"
+    echo
+    echo "| mix | openapi / block req/s | CPU per request, block / openapi |"
+    echo "| --- | ---: | ---: |"
+    for mix in "${MIX_LIST[@]}"; do
+        echo "| $mix | $(ratio "${RPS[palisade-openapi/$mix]:-}" "${RPS[palisade-block/$mix]:-}") | ${CPU_US[palisade-block/$mix]:-—} / ${CPU_US[palisade-openapi/$mix]:-—} µs |"
+    done
+    echo
     echo "## Bars"
     echo
     local palisade_config bar r p
@@ -709,6 +717,15 @@ report() {
     if [ -n "${SKIPPED[palisade-crs-pl1]:-}" ]; then
         echo "- issue 5 CRS bars not measured: ${SKIPPED[palisade-crs-pl1]}"
     fi
+    # OpenAPI: validation on, against the same pipeline without it.
+    for mix in "${MIX_LIST[@]}"; do
+        key="palisade-openapi/$mix"
+        ran "$key" && ran "palisade-block/$mix" || continue
+        r=$(ratio "${RPS[$key]}" "${RPS[palisade-block/$mix]}")
+        bar=PASS
+        at_least "$r" 0.9 && [ "${NON2XX[$key]}" = 0 ] && [ "${ERRORS[$key]}" = 0 ] || bar=FAIL
+        echo "- $bar issue 4, palisade-openapi $mix: throughput ${r}× palisade-block (bar ≥ 0.9×), CPU per request ${CPU_US[$key]:-?} vs ${CPU_US[palisade-block/$mix]:-?} µs, ${NON2XX[$key]} non-2xx, ${ERRORS[$key]} socket errors (bar 0)"
+    done
     # Identity: JWT verification + rate limiting on, against the same pipeline without them.
     local identity_config minimum_identity
     for identity_config in palisade-identity palisade-identity-redis; do

@@ -630,15 +630,18 @@ impl OpenApiDetector {
         let Some(MatchedOperation(chosen)) = tx.state.get::<MatchedOperation>().copied() else {
             return;
         };
-        let alternatives = tx
-            .state
-            .get::<Alternatives>()
-            .map(|a| a.0.clone())
-            .unwrap_or_default();
         let Some(op) = self.spec.operations.get(chosen) else {
             return;
         };
         let findings = self.body_findings(op, tx);
+        let alternatives = if findings.is_empty() {
+            Vec::new()
+        } else {
+            tx.state
+                .get::<Alternatives>()
+                .map(|a| a.0.clone())
+                .unwrap_or_default()
+        };
         if findings.is_empty() || alternatives.is_empty() {
             for f in findings {
                 tx.report(f);
@@ -732,9 +735,8 @@ impl OpenApiDetector {
             .headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        self.check_body(op, content, &body, &content_type, Direction::Request, mode)
+            .unwrap_or("");
+        self.check_body(op, content, &body, content_type, Direction::Request, mode)
     }
 
     /// Parses and validates one body; returns the findings.

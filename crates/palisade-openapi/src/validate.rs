@@ -362,14 +362,35 @@ impl<'a> Validator<'a> {
     }
 
     /// A new instance location: applies `id` and then the strict check.
-    fn check_location<'v, I: Instance<'v>>(&mut self, mut id: SchemaId, value: I) -> bool {
-        // A schema that is only a `$ref` validates as its target.
+    /// The schema a bare `$ref` chain ends at.
+    fn resolve_alias(&self, mut id: SchemaId) -> SchemaId {
         for _ in 0..8 {
             match self.arena.node(id).alias {
                 Some(target) => id = target,
                 None => break,
             }
         }
+        id
+    }
+
+    /// True when `value` is a scalar that a leaf schema accepts, found
+    /// without recording anything and so without building its location:
+    /// most values of a valid body take only this path. False means "not
+    /// known valid": the caller validates at the value's location.
+    fn leaf_passes<'v, I: Instance<'v>>(&mut self, id: SchemaId, value: I) -> bool {
+        let node = self.arena.node(self.resolve_alias(id));
+        if !node.leaf || self.options.coerce || matches!(value.kind(), Kind::Object | Kind::Array) {
+            return false;
+        }
+        self.suppressed += 1;
+        let ok = self.check_leaf(node, value);
+        self.suppressed -= 1;
+        ok
+    }
+
+    fn check_location<'v, I: Instance<'v>>(&mut self, id: SchemaId, value: I) -> bool {
+        // A schema that is only a `$ref` validates as its target.
+        let id = self.resolve_alias(id);
         let node = self.arena.node(id);
         if node.leaf && !self.options.coerce && !matches!(value.kind(), Kind::Object | Kind::Array)
         {
@@ -800,9 +821,12 @@ impl<'a> Validator<'a> {
                 None => node.items,
             };
             if let Some(schema) = schema {
-                let mark = self.push_index(i);
-                let item_ok = self.check_location(schema, item);
-                self.path.truncate(mark);
+                let item_ok = self.leaf_passes(schema, item) || {
+                    let mark = self.push_index(i);
+                    let item_ok = self.check_location(schema, item);
+                    self.path.truncate(mark);
+                    item_ok
+                };
                 if !item_ok {
                     ok = false;
                     if self.suppressed > 0 || self.errors.len() >= self.options.max_errors {
@@ -864,7 +888,15 @@ impl<'a> Validator<'a> {
         if inspect_keys {
             for (i, (key, item)) in value.entries().enumerate() {
                 let mut matched = false;
-                let mark = self.push_key(key);
+                // The key joins the location only when something below may record.
+                let mark = self.path.len();
+                macro_rules! at_key {
+                    () => {
+                        if self.path.len() == mark {
+                            push_key(&mut self.path, key);
+                        }
+                    };
+                }
                 let declared = node
                     .property_index(key)
                     .and_then(|i| node.properties.get(i).map(|(_, c)| (i, *c)));
@@ -885,21 +917,26 @@ impl<'a> Validator<'a> {
                     };
                     if let Some((keyword, kind)) = refused {
                         ok = false;
+                        at_key!();
                         if !self.record_value(keyword, kind, item) {
                             self.path.truncate(mark);
                             return false;
                         }
-                    } else if !self.check_location(child, item) {
-                        ok = false;
-                        if self.suppressed > 0 || self.errors.len() >= self.options.max_errors {
-                            self.path.truncate(mark);
-                            return false;
+                    } else if !self.leaf_passes(child, item) {
+                        at_key!();
+                        if !self.check_location(child, item) {
+                            ok = false;
+                            if self.suppressed > 0 || self.errors.len() >= self.options.max_errors {
+                                self.path.truncate(mark);
+                                return false;
+                            }
                         }
                     }
                 }
                 for (pattern, child) in &node.pattern_properties {
                     if pattern.is_match(key) {
                         matched = true;
+                        at_key!();
                         if !self.check_location(*child, item) {
                             ok = false;
                             if self.suppressed > 0 {
@@ -912,6 +949,7 @@ impl<'a> Validator<'a> {
                 if !matched {
                     match node.additional {
                         Extra::Deny => {
+                            at_key!();
                             if !self.record_value(
                                 "additionalProperties",
                                 ViolationKind::UnknownProperty,
@@ -924,6 +962,7 @@ impl<'a> Validator<'a> {
                         }
                         Extra::Schema(s) => {
                             matched = true;
+                            at_key!();
                             if !self.check_location(s, item) {
                                 ok = false;
                                 if self.suppressed > 0 {
