@@ -224,28 +224,31 @@ impl<'t> JsonRef<'t> {
         self.len() == 0
     }
 
+    /// Where the children of this node end, if it is the wanted kind of
+    /// container (else an empty range).
+    fn children_end(self, kind: Kind) -> usize {
+        match (self.node(), kind) {
+            (Node::Array { end, .. }, Kind::Array) | (Node::Object { end, .. }, Kind::Object) => {
+                *end as usize
+            }
+            _ => self.at + 1,
+        }
+    }
+
     /// The items of an array (nothing for other values).
     pub fn items(self) -> Items<'t> {
-        let end = match self.node() {
-            Node::Array { end, .. } => *end as usize,
-            _ => self.at + 1,
-        };
         Items {
             next: self.at + 1,
-            end,
+            end: self.children_end(Kind::Array),
             base: self,
         }
     }
 
     /// The members of an object in document order (nothing for other values).
     pub fn entries(self) -> Entries<'t> {
-        let end = match self.node() {
-            Node::Object { end, .. } => *end as usize,
-            _ => self.at + 1,
-        };
         Entries {
             next: self.at + 1,
-            end,
+            end: self.children_end(Kind::Object),
             base: self,
         }
     }
