@@ -21,8 +21,10 @@ IDLE_HOLD=${IDLE_HOLD:-10}
 PARANOIA=${PARANOIA:-1}
 ROUNDS=${ROUNDS:-1}
 CRS_DIR=${CRS_DIR:-}
-MIXES=${MIXES:-get post1k post16k}
-CONFIGS=${CONFIGS:-direct palisade-monitor palisade-block palisade-identity palisade-identity-redis palisade-crs-pl1 palisade-openapi nginx-proxy nginx-modsec-crs}
+DEFAULT_MIXES="get post1k post16k"
+DEFAULT_CONFIGS="direct palisade-monitor palisade-block palisade-identity palisade-identity-redis palisade-crs-pl1 palisade-openapi nginx-proxy nginx-modsec-crs"
+MIXES=${MIXES:-$DEFAULT_MIXES}
+CONFIGS=${CONFIGS:-$DEFAULT_CONFIGS}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 PALISADE_BIN=${PALISADE_BIN:-}
 
@@ -631,7 +633,12 @@ report() {
     [ -n "$(git -C "$REPO_DIR" status --porcelain 2>/dev/null | head -1)" ] && git_rev="$git_rev (with uncommitted changes)"
     echo "# Palisade side-by-side benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "- command: \`DURATION=$DURATION CONNECTIONS=$CONNECTIONS bench/compare.sh\` (wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, after a $WARMUP warm-up that is not recorded)"
+    local settings="DURATION=$DURATION CONNECTIONS=$CONNECTIONS"
+    [ "$ROUNDS" = 1 ] || settings="$settings ROUNDS=$ROUNDS"
+    [ "$CONFIGS" = "$DEFAULT_CONFIGS" ] || settings="$settings CONFIGS=\"$CONFIGS\""
+    [ "$MIXES" = "$DEFAULT_MIXES" ] || settings="$settings MIXES=\"$MIXES\""
+    [ "$IDLE_CONNS" = 10000 ] || settings="$settings IDLE_CONNS=$IDLE_CONNS"
+    echo "- command: \`$settings bench/compare.sh\` (wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, after a $WARMUP warm-up that is not recorded; medians of $ROUNDS round(s) with the order of configurations rotated)"
     echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); load average before $LOAD_BEFORE, after $LOAD_AFTER"
     echo "- palisade: $("$PALISADE_BIN" --version 2>/dev/null | head -1) at $git_rev, $BUILD_LABEL"
     echo "- nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), $NGINX_WORKERS worker processes for the proxies, 1 for the upstream; wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }'); libmodsecurity $(dpkg-query -W -f='${Version}' libmodsecurity3 2>/dev/null || echo '?')"

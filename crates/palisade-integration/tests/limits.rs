@@ -34,6 +34,60 @@ async fn body_over_limit_is_413_and_under_limit_passes() {
     assert_eq!(big.headers["content-type"], "application/problem+json");
 }
 
+/// A client still uploading a body the gateway refused reads the refusal,
+/// not a connection reset: the rest of the body is read and discarded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upload_still_gets_its_answer() {
+    let h =
+        Harness::with_config("[limits]\nmax_body = \"64KiB\"\ninspect_body = \"64KiB\"\n").await;
+    for (what, path) in [
+        ("declared too large", "/api/echo"),
+        (
+            "blocked on its head",
+            "/api/echo?q=1%27%20OR%20%271%27%3D%271",
+        ),
+    ] {
+        let body_len = if what == "declared too large" {
+            8 << 20
+        } else {
+            4 << 20
+        };
+        let stream = TcpStream::connect(h.addr).await.unwrap();
+        let (mut read, mut write) = stream.into_split();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: {body_len}\r\n\r\n"
+        );
+        let writer = tokio::spawn(async move {
+            write.write_all(head.as_bytes()).await?;
+            let chunk = vec![b'a'; 64 << 10];
+            let mut sent = 0;
+            while sent < body_len {
+                write.write_all(&chunk).await?;
+                sent += chunk.len();
+            }
+            write.flush().await
+        });
+        // Read only once the whole body is on its way, as a simple client does.
+        let sent = tokio::time::timeout(Duration::from_secs(10), writer).await;
+        assert!(
+            matches!(sent, Ok(Ok(Ok(())))),
+            "{what}: upload cut short: {sent:?}"
+        );
+        let mut answer = vec![0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(5), read.read(&mut answer))
+            .await
+            .expect("answer in time")
+            .unwrap_or(0);
+        let text = String::from_utf8_lossy(&answer[..n]);
+        let expected = if what == "declared too large" {
+            "HTTP/1.1 413"
+        } else {
+            "HTTP/1.1 403"
+        };
+        assert!(text.starts_with(expected), "{what}: {text:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunked_body_over_limit_is_413() {
     let h = Harness::with_config("[limits]\nmax_body = \"4KiB\"\ninspect_body = \"4KiB\"\n").await;

@@ -43,6 +43,43 @@ pub enum BodyError {
     Read(String),
 }
 
+/// The refusal a declared Content-Length earns before any byte is read.
+pub fn declared_too_large(declared: Option<u64>, limits: BodyLimits) -> Option<BodyError> {
+    let len = declared?;
+    if len > limits.max_total {
+        return Some(BodyError::TooLarge(limits.max_total));
+    }
+    if len > limits.inspect_cap && !limits.stream_over_cap {
+        return Some(BodyError::TooLarge(limits.inspect_cap));
+    }
+    None
+}
+
+/// How long a refused request's body is still read, and how much of it.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: u64 = 32 << 20;
+
+/// Reads and discards what is left of a refused request's body, for a
+/// bounded time and size. A client is often still sending when the refusal
+/// goes out; closing a socket with unread data makes the kernel answer with a
+/// reset, which destroys the refusal on its way, so the client would see a
+/// broken connection instead of a 413 or 403.
+pub async fn linger<B>(mut body: B)
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    let until = tokio::time::Instant::now() + LINGER_TIME;
+    let mut read = 0u64;
+    while read < LINGER_BYTES {
+        match tokio::time::timeout_at(until, body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                read += frame.data_ref().map_or(0, |d| d.len() as u64);
+            }
+            _ => return,
+        }
+    }
+}
+
 /// Reads `body` under `limits`. `declared` is the Content-Length, if any.
 pub async fn buffer<B>(
     mut body: B,
@@ -53,13 +90,8 @@ where
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    if let Some(len) = declared {
-        if len > limits.max_total {
-            return Err(BodyError::TooLarge(limits.max_total));
-        }
-        if len > limits.inspect_cap && !limits.stream_over_cap {
-            return Err(BodyError::TooLarge(limits.inspect_cap));
-        }
+    if let Some(refusal) = declared_too_large(declared, limits) {
+        return Err(refusal);
     }
     let start = Instant::now();
     let cap = usize::try_from(limits.inspect_cap).unwrap_or(usize::MAX);

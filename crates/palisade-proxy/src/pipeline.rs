@@ -151,6 +151,9 @@ pub async fn handle(
     run_phase(&route, Phase::RequestHead, &mut tx, &mut timer);
     let decision = decide(&route, Phase::RequestHead, &mut tx, 0);
     if decision.action == Action::Blocked {
+        if has_body && !upgrade {
+            tokio::spawn(body::linger(body));
+        }
         return respond_blocked(&rt, &conn, &route, tx, decision, &timer);
     }
 
@@ -164,7 +167,14 @@ pub async fn handle(
             min_rate: rt.limits.min_body_rate.0,
             grace: rt.limits.body_grace.0,
         };
-        match body::buffer(body, declared_len, limits).await {
+        let buffered = match body::declared_too_large(declared_len, limits) {
+            Some(refusal) => {
+                tokio::spawn(body::linger(body));
+                Err(refusal)
+            }
+            None => body::buffer(body, declared_len, limits).await,
+        };
+        match buffered {
             Ok(Buffered::Complete(bytes)) => {
                 json_structure_check(&rt, &mut tx, &bytes);
                 tx.request_body = Some(bytes.clone());
