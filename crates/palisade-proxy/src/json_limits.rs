@@ -16,21 +16,23 @@ pub enum JsonLimitExceeded {
 pub fn check(body: &[u8], max_depth: usize, max_keys: usize) -> Result<(), JsonLimitExceeded> {
     let mut depth = 0usize;
     let mut keys = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in body {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let mut at = 0usize;
+    while let Some(&b) = body.get(at) {
+        at += 1;
         match b {
-            b'"' => in_string = true,
+            // Most of a body's bytes are string contents: jump from quote
+            // or backslash to the next instead of looking at each byte.
+            b'"' => loop {
+                let rest = body.get(at..).unwrap_or(&[]);
+                match memchr::memchr2(b'"', b'\\', rest) {
+                    Some(offset) if rest.get(offset) == Some(&b'\\') => at += offset + 2,
+                    Some(offset) => {
+                        at += offset + 1;
+                        break;
+                    }
+                    None => return Ok(()),
+                }
+            },
             b'{' | b'[' => {
                 depth += 1;
                 if depth > max_depth {
@@ -75,7 +77,57 @@ mod tests {
         assert_eq!(check(br#"{"a":"[[[[:::{{{\"]]]"}"#, 1, 1), Ok(()));
     }
 
+    /// The plain byte-at-a-time reading the fast scan must agree with.
+    fn reference(body: &[u8], max_depth: usize, max_keys: usize) -> Result<(), JsonLimitExceeded> {
+        let (mut depth, mut keys, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+        for &b in body {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => {
+                    depth += 1;
+                    if depth > max_depth {
+                        return Err(JsonLimitExceeded::Depth(max_depth));
+                    }
+                }
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                b':' => {
+                    keys += 1;
+                    if keys > max_keys {
+                        return Err(JsonLimitExceeded::Keys(max_keys));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
+        #[test]
+        fn agrees_with_the_byte_by_byte_reading(
+            bytes in proptest::collection::vec(
+                prop_oneof![
+                    Just(b'"'), Just(b'\\'), Just(b'{'), Just(b'['), Just(b'}'), Just(b']'),
+                    Just(b':'), Just(b','), Just(b'a'), any::<u8>(),
+                ],
+                0..256,
+            ),
+            max_depth in 0usize..6,
+            max_keys in 0usize..6,
+        ) {
+            prop_assert_eq!(check(&bytes, max_depth, max_keys), reference(&bytes, max_depth, max_keys));
+        }
+
         #[test]
         fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = check(&bytes, 8, 8);

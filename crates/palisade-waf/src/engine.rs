@@ -167,7 +167,70 @@ const IDENTITY_CHAIN: u32 = u32::MAX;
 const TRANSFORM_CACHE_BYTES: usize = 4 << 20;
 
 /// Entries by (chain id, hash of the source value).
-type TransformMap = HashMap<(u32, u64), Vec<Arc<Transformed>>>;
+/// Hashing for the per-transaction caches, whose keys are small integers or
+/// already a hash of the value (`fast_hash`): one multiply per word is
+/// enough, where SipHash would hash them again at every rule. Collisions in
+/// `fast_hash` collide under any map hasher, and a bucket compares the values
+/// themselves, so a keyed hash would buy nothing here.
+#[derive(Debug, Clone, Copy, Default)]
+struct SmallKeyHash;
+
+#[derive(Debug, Default)]
+struct SmallKeyHasher(u64);
+
+impl std::hash::BuildHasher for SmallKeyHash {
+    type Hasher = SmallKeyHasher;
+
+    fn build_hasher(&self) -> SmallKeyHasher {
+        SmallKeyHasher(0)
+    }
+}
+
+impl SmallKeyHasher {
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for SmallKeyHasher {
+    fn finish(&self) -> u64 {
+        // The map takes its bucket from the low bits and its tag from the
+        // high ones: fold the well-mixed high half down.
+        self.0 ^ (self.0 >> 32)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word.get_mut(..chunk.len())
+                .unwrap_or(&mut [])
+                .copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.mix(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.mix(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.mix(n as u64);
+    }
+
+    fn write_isize(&mut self, n: isize) {
+        self.mix(n as u64);
+    }
+}
+
+type TransformMap = HashMap<(u32, u64), Vec<Arc<Transformed>>, SmallKeyHash>;
 
 /// Transformed values by (chain, source value), shared by all rules that
 /// apply the same chain to the same value.
@@ -235,7 +298,7 @@ impl TransformCache {
 /// value of its targets be skipped without looking at each value.
 #[derive(Debug, Default)]
 struct AggregateCache {
-    entries: Mutex<HashMap<(Var, u32), LiteralHits>>,
+    entries: Mutex<HashMap<(Var, u32), LiteralHits, SmallKeyHash>>,
 }
 
 impl Clone for AggregateCache {
