@@ -14,8 +14,7 @@ pub enum JsonLimitExceeded {
 /// and colons inside them do not count. Malformed JSON is not this function's
 /// concern: it only bounds the structure a parser would have to build.
 pub fn check(body: &[u8], max_depth: usize, max_keys: usize) -> Result<(), JsonLimitExceeded> {
-    let mut depth = 0usize;
-    let mut keys = 0usize;
+    let mut counts = Structure::new(max_depth, max_keys);
     let mut at = 0usize;
     while let Some(&b) = body.get(at) {
         at += 1;
@@ -33,23 +32,49 @@ pub fn check(body: &[u8], max_depth: usize, max_keys: usize) -> Result<(), JsonL
                     None => return Ok(()),
                 }
             },
+            other => counts.outside_strings(other)?,
+        }
+    }
+    Ok(())
+}
+
+/// Depth and members counted from the bytes outside strings.
+struct Structure {
+    depth: usize,
+    keys: usize,
+    max_depth: usize,
+    max_keys: usize,
+}
+
+impl Structure {
+    fn new(max_depth: usize, max_keys: usize) -> Self {
+        Structure {
+            depth: 0,
+            keys: 0,
+            max_depth,
+            max_keys,
+        }
+    }
+
+    fn outside_strings(&mut self, b: u8) -> Result<(), JsonLimitExceeded> {
+        match b {
             b'{' | b'[' => {
-                depth += 1;
-                if depth > max_depth {
-                    return Err(JsonLimitExceeded::Depth(max_depth));
+                self.depth += 1;
+                if self.depth > self.max_depth {
+                    return Err(JsonLimitExceeded::Depth(self.max_depth));
                 }
             }
-            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'}' | b']' => self.depth = self.depth.saturating_sub(1),
             b':' => {
-                keys += 1;
-                if keys > max_keys {
-                    return Err(JsonLimitExceeded::Keys(max_keys));
+                self.keys += 1;
+                if self.keys > self.max_keys {
+                    return Err(JsonLimitExceeded::Keys(self.max_keys));
                 }
             }
             _ => {}
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// True for `application/json` and any `+json` media type.
@@ -77,9 +102,10 @@ mod tests {
         assert_eq!(check(br#"{"a":"[[[[:::{{{\"]]]"}"#, 1, 1), Ok(()));
     }
 
-    /// The plain byte-at-a-time reading the fast scan must agree with.
+    /// The plain byte-at-a-time reading of strings the fast scan must agree with.
     fn reference(body: &[u8], max_depth: usize, max_keys: usize) -> Result<(), JsonLimitExceeded> {
-        let (mut depth, mut keys, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+        let mut counts = Structure::new(max_depth, max_keys);
+        let (mut in_string, mut escaped) = (false, false);
         for &b in body {
             if in_string {
                 if escaped {
@@ -89,24 +115,10 @@ mod tests {
                 } else if b == b'"' {
                     in_string = false;
                 }
-                continue;
-            }
-            match b {
-                b'"' => in_string = true,
-                b'{' | b'[' => {
-                    depth += 1;
-                    if depth > max_depth {
-                        return Err(JsonLimitExceeded::Depth(max_depth));
-                    }
-                }
-                b'}' | b']' => depth = depth.saturating_sub(1),
-                b':' => {
-                    keys += 1;
-                    if keys > max_keys {
-                        return Err(JsonLimitExceeded::Keys(max_keys));
-                    }
-                }
-                _ => {}
+            } else if b == b'"' {
+                in_string = true;
+            } else {
+                counts.outside_strings(b)?;
             }
         }
         Ok(())
