@@ -29,6 +29,10 @@ pub(crate) const LEASE_LIFETIME: Duration = Duration::from_secs(1);
 const SHARDS: usize = 16;
 /// Leases kept per shard before expired ones are swept.
 const SWEEP_AT: usize = 4096;
+/// Leases a shard may hold at all. Past it (a flood of distinct keys, such
+/// as rotating client addresses), new keys are not leased: their steps stay
+/// exact, and memory stays bounded.
+const MAX_PER_SHARD: usize = 16_384;
 
 /// Largest slice for a limit; 1 or less means "do not lease".
 pub(crate) fn slice_cap(params: GcraParams) -> u64 {
@@ -57,24 +61,42 @@ pub(crate) enum LeaseStep {
     Ask { units: u64 },
 }
 
+#[derive(Debug)]
+struct Shard {
+    leases: HashMap<String, Lease>,
+    /// Size at which expired leases are swept next: doubles when a sweep
+    /// frees little, so that sweeping stays amortised constant time.
+    sweep_at: usize,
+    /// A full shard is swept again at most once per lease lifetime.
+    swept: Option<Instant>,
+}
+
 /// Leases of one process, by Redis key.
 #[derive(Debug)]
 pub(crate) struct LeaseBook {
-    shards: Box<[Mutex<HashMap<String, Lease>>]>,
+    shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
 }
 
 impl Default for LeaseBook {
     fn default() -> Self {
         LeaseBook {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        leases: HashMap::new(),
+                        sweep_at: SWEEP_AT,
+                        swept: None,
+                    })
+                })
+                .collect(),
             hasher: RandomState::new(),
         }
     }
 }
 
 impl LeaseBook {
-    fn shard(&self, key: &str) -> &Mutex<HashMap<String, Lease>> {
+    fn shard(&self, key: &str) -> &Mutex<Shard> {
         let index = self.hasher.hash_one(key) as usize % SHARDS;
         &self.shards[index]
     }
@@ -84,7 +106,7 @@ impl LeaseBook {
         let Ok(mut shard) = self.shard(key).lock() else {
             return LeaseStep::Ask { units: cost };
         };
-        let slice = match shard.get_mut(key) {
+        let slice = match shard.leases.get_mut(key) {
             Some(lease) if lease.expires > now && lease.units >= cost => {
                 lease.units -= cost;
                 return LeaseStep::Spent(GcraDecision {
@@ -117,10 +139,19 @@ impl LeaseBook {
         let Ok(mut shard) = self.shard(key).lock() else {
             return;
         };
-        if shard.len() >= SWEEP_AT {
-            shard.retain(|_, lease| lease.expires > now);
+        let full = shard.leases.len() >= MAX_PER_SHARD;
+        let due = shard
+            .swept
+            .is_none_or(|at| now.saturating_duration_since(at) >= LEASE_LIFETIME);
+        if shard.leases.len() >= shard.sweep_at || (full && due) {
+            shard.leases.retain(|_, lease| lease.expires > now);
+            shard.sweep_at = (shard.leases.len() * 2).max(SWEEP_AT);
+            shard.swept = Some(now);
         }
-        let lease = shard.entry(key.to_owned()).or_insert(Lease {
+        if shard.leases.len() >= MAX_PER_SHARD && !shard.leases.contains_key(key) {
+            return;
+        }
+        let lease = shard.leases.entry(key.to_owned()).or_insert(Lease {
             units: 0,
             slice: 1,
             expires: now,
@@ -223,6 +254,28 @@ mod tests {
         assert_eq!(book.take("k", 1, 64, t0), LeaseStep::Ask { units: 1 });
         book.granted("k", 1, 1, &allowed(0), t0);
         assert_eq!(book.take("k", 1, 64, t0), LeaseStep::Ask { units: 2 });
+    }
+
+    #[test]
+    fn a_flood_of_keys_stays_bounded_and_exact() {
+        let book = LeaseBook::default();
+        let t0 = Instant::now();
+        for i in 0..(SHARDS * MAX_PER_SHARD + 5_000) {
+            book.granted(&format!("k{i}"), 4, 1, &allowed(10), t0);
+        }
+        let held: usize = book
+            .shards
+            .iter()
+            .map(|s| s.lock().map(|s| s.leases.len()).unwrap_or(0))
+            .sum();
+        assert!(held <= SHARDS * MAX_PER_SHARD, "{held}");
+        // Once they expire, sweeping makes room again.
+        let later = t0 + LEASE_LIFETIME + Duration::from_millis(1);
+        book.granted("fresh", 4, 1, &allowed(10), later);
+        assert!(matches!(
+            book.take("fresh", 1, 16, later),
+            LeaseStep::Spent(_)
+        ));
     }
 
     #[test]
