@@ -14,7 +14,9 @@
 //! * a slice expires one second after it was granted;
 //! * when a slice is refused (the limit is close), the request falls back to
 //!   an exact single step and the next step asks for its own cost only, so
-//!   decisions near the limit are exact.
+//!   decisions near the limit are exact;
+//! * the table of leases is bounded (16 shards of 16,384): past it, new keys
+//!   are decided by exact steps.
 
 use crate::gcra::{GcraDecision, GcraParams};
 use std::collections::HashMap;
