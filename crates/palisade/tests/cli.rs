@@ -10,6 +10,18 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_palisade"))
 }
 
+/// Runs `command`, asserts it succeeded (showing its stderr if not) and
+/// returns its standard output.
+fn succeeds(command: &mut Command) -> String {
+    let out = command.output().expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -184,36 +196,21 @@ fn events_query_reads_what_serve_wrote() {
     signal(&s.child, "-TERM");
     assert!(s.child.wait().expect("wait").success());
     let db = s.dir.path().join("events.db");
-    let out = bin()
-        .args([
-            "events",
-            "query",
-            "--rule",
-            "palisade.route.method",
-            "--json",
-            "--db",
-        ])
-        .arg(&db)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = succeeds(
+        bin()
+            .args([
+                "events",
+                "query",
+                "--rule",
+                "palisade.route.method",
+                "--json",
+                "--db",
+            ])
+            .arg(&db),
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text.contains("\"status\":405"), "{text}");
-    let out = bin()
-        .args(["events", "verify", "--db"])
-        .arg(&db)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(bin().args(["events", "verify", "--db"]).arg(&db));
 }
 
 #[test]
@@ -315,13 +312,7 @@ fn demo_attack_blocks_attacks_and_allows_legit_traffic() {
 #[test]
 fn eval_prints_the_figures_last() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = bin().arg("eval").current_dir(&root).output().expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = succeeds(bin().arg("eval").current_dir(&root));
     let last = text.lines().last().expect("output");
     let fields: Vec<&str> = last.split(' ').collect();
     assert_eq!(fields.len(), 6, "{last}");
@@ -353,19 +344,13 @@ fn rules_test_over_http_replays_through_a_gateway() {
         return;
     }
     let tests = shared.join("tests/regression/tests/REQUEST-931-APPLICATION-ATTACK-RFI");
-    let out = bin()
-        .args(["rules", "test", "--http", "--paranoia", "4", "--crs"])
-        .arg(&shared)
-        .arg("--tests")
-        .arg(&tests)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = succeeds(
+        bin()
+            .args(["rules", "test", "--http", "--paranoia", "4", "--crs"])
+            .arg(&shared)
+            .arg("--tests")
+            .arg(&tests),
     );
-    let text = String::from_utf8_lossy(&out.stdout);
     let last = text.lines().last().expect("output");
     // passed X of Y (Z.Z%)
     let fields: Vec<&str> = last.split(' ').collect();
