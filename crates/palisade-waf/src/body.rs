@@ -9,6 +9,18 @@ use quick_xml::events::Event;
 /// A name/value pair.
 pub type Pair = (Vec<u8>, Vec<u8>);
 
+/// Appends `name: value` lines and the blank line that ends a header block,
+/// as they stand in an HTTP/1.1 message.
+pub(crate) fn push_header_block(out: &mut Vec<u8>, headers: &[Pair]) {
+    for (name, value) in headers {
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Splits `a=1&b=2` into URL-decoded pairs. Returns the pairs and whether an
 /// invalid `%` escape was seen.
 pub fn parse_urlencoded(input: &[u8], separator: u8) -> (Vec<Pair>, bool) {

@@ -463,13 +463,7 @@ fn build_request(input: &Value, legacy: bool) -> Result<BuiltRequest, String> {
         raw.extend_from_slice(&request.protocol);
     }
     raw.extend_from_slice(b"\r\n");
-    for (name, value) in &request.headers {
-        raw.extend_from_slice(name);
-        raw.extend_from_slice(b": ");
-        raw.extend_from_slice(value);
-        raw.extend_from_slice(b"\r\n");
-    }
-    raw.extend_from_slice(b"\r\n");
+    crate::body::push_header_block(&mut raw, &request.headers);
     raw.extend_from_slice(&body);
     let body = server_body(&request, body);
     Ok(BuiltRequest {

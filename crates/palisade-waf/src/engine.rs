@@ -1303,13 +1303,7 @@ impl WafTransaction {
             Var::FullRequest => {
                 let mut full = self.request_line.clone();
                 full.extend_from_slice(b"\r\n");
-                for (k, v) in &self.request_headers {
-                    full.extend_from_slice(k);
-                    full.extend_from_slice(b": ");
-                    full.extend_from_slice(v);
-                    full.extend_from_slice(b"\r\n");
-                }
-                full.extend_from_slice(b"\r\n");
+                body::push_header_block(&mut full, &self.request_headers);
                 if let Some(body) = &self.request_body {
                     full.extend_from_slice(body);
                 }
