@@ -739,6 +739,14 @@ impl OpenApiDetector {
         self.check_body(op, content, &body, content_type, Direction::Request, mode)
     }
 
+    /// A JSON text as an owned `Value` (for multipart parts and responses to
+    /// strip), or `None` when it is not JSON or nests deeper than the limit.
+    fn json_value(&self, bytes: &[u8]) -> Option<Value> {
+        JsonTree::parse_bytes(bytes, self.policy.limits.max_json_depth)
+            .ok()
+            .map(|tree| tree.root().to_value())
+    }
+
     /// Parses and validates one body; returns the findings.
     fn check_body(
         &self,
@@ -874,14 +882,9 @@ impl OpenApiDetector {
                         None => structured(),
                     };
                     let value = if is_json_part {
-                        match serde_json::from_slice::<Value>(&part.body) {
-                            Ok(v)
-                                if params::json_depth(&part.body)
-                                    <= self.policy.limits.max_json_depth =>
-                            {
-                                v
-                            }
-                            _ => {
+                        match self.json_value(&part.body) {
+                            Some(v) => v,
+                            None => {
                                 return malformed(
                                     format!("{side} multipart JSON part is not valid JSON"),
                                     Category::SchemaViolation,
@@ -1064,15 +1067,14 @@ impl OpenApiDetector {
         };
         if mode == ResponseMode::Strip {
             if let (BodyKind::Json, Some(schema)) = (content.kind, content.schema) {
-                if params::json_depth(&body) <= self.policy.limits.max_json_depth {
-                    if let Ok(mut value) = serde_json::from_slice::<Value>(&body) {
-                        let removed = strip(&self.spec.arena, &[schema], &mut value);
-                        if removed > 0 {
-                            if let Ok(bytes) = serde_json::to_vec(&value) {
-                                tx.response_edit.replace_body =
-                                    Some((Bytes::from(bytes), content_type.clone()));
-                            }
-                            let f = Report::new(
+                if let Some(mut value) = self.json_value(&body) {
+                    let removed = strip(&self.spec.arena, &[schema], &mut value);
+                    if removed > 0 {
+                        if let Ok(bytes) = serde_json::to_vec(&value) {
+                            tx.response_edit.replace_body =
+                                Some((Bytes::from(bytes), content_type.clone()));
+                        }
+                        let f = Report::new(
                                 EnforceMode::Log,
                                 StatusCode::BAD_GATEWAY,
                                 "openapi.response.stripped",
@@ -1081,28 +1083,27 @@ impl OpenApiDetector {
                                 format!("Removed {removed} undocumented or writeOnly properties from the response of {}", op.name()),
                             )
                             .finding();
+                        tx.report(f);
+                    }
+                    // What remains is checked against the schema too, for the log.
+                    let mut validator = Validator::new(
+                        &self.spec.arena,
+                        self.options(op, Direction::Response, false),
+                    );
+                    if !validator.validate(schema, &value) {
+                        for v in &validator.errors {
+                            let shown = format!("body.{}", v.location);
+                            let f = self.violation_finding(
+                                EnforceMode::Log,
+                                Location::json(&v.location),
+                                &shown,
+                                v,
+                                Direction::Response,
+                            );
                             tx.report(f);
                         }
-                        // What remains is checked against the schema too, for the log.
-                        let mut validator = Validator::new(
-                            &self.spec.arena,
-                            self.options(op, Direction::Response, false),
-                        );
-                        if !validator.validate(schema, &value) {
-                            for v in &validator.errors {
-                                let shown = format!("body.{}", v.location);
-                                let f = self.violation_finding(
-                                    EnforceMode::Log,
-                                    Location::json(&v.location),
-                                    &shown,
-                                    v,
-                                    Direction::Response,
-                                );
-                                tx.report(f);
-                            }
-                        }
-                        return;
                     }
+                    return;
                 }
             }
         }

@@ -467,47 +467,6 @@ pub(crate) fn multipart_parts(
     }
 }
 
-/// Nesting depth of a JSON text, scanning bytes (string contents skipped
-/// with a vectorised search for the closing quote).
-pub(crate) fn json_depth(bytes: &[u8]) -> usize {
-    let mut depth = 0usize;
-    let mut max = 0usize;
-    let mut i = 0usize;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'"' => {
-                // Skip to the closing quote, stepping over escapes.
-                let mut j = i + 1;
-                loop {
-                    match bytes
-                        .get(j..)
-                        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
-                    {
-                        Some(offset) => {
-                            let at = j + offset;
-                            if bytes.get(at) == Some(&b'\\') {
-                                j = at + 2;
-                            } else {
-                                i = at;
-                                break;
-                            }
-                        }
-                        None => return max,
-                    }
-                }
-            }
-            b'{' | b'[' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    max
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,13 +495,6 @@ mod tests {
         assert_eq!(parts[0].body, b"hello");
         assert_eq!(parts[1].content_type.as_deref(), Some("application/json"));
         assert!(multipart_parts(b"garbage", "XX", 10).is_err());
-    }
-
-    #[test]
-    fn depth_ignores_strings() {
-        assert_eq!(json_depth(br#"{"a":[{"b":"[[[["}]}"#), 3);
-        assert_eq!(json_depth(br#"{"a\"[":["\\",{}]}"#), 3);
-        assert_eq!(json_depth(br#"["unterminated [[["#), 1);
     }
 }
 
