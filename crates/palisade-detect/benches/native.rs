@@ -1,4 +1,5 @@
-//! Native detector throughput: a typical GET and a 1 KiB JSON body.
+//! Native detector throughput: a typical GET, a 1 KiB JSON body and the
+//! side-by-side benchmark's 16 KiB product catalog.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use palisade_core::{Detector, Phase, RequestHead, Transaction};
@@ -43,6 +44,17 @@ fn bench(c: &mut Criterion) {
                 Some("application/json"),
                 b"application/json",
                 black_box(body.as_bytes()),
+            ))
+        })
+    });
+    let catalog = include_str!("../../../bench/wrk/catalog-16k.json");
+    group.throughput(Throughput::Bytes(catalog.len() as u64));
+    group.bench_function("json_body_16k", |b| {
+        b.iter(|| {
+            black_box(detector.inspect_body(
+                Some("application/json"),
+                b"application/json",
+                black_box(catalog.as_bytes()),
             ))
         })
     });

@@ -4,6 +4,7 @@
 //! most one [`Signal`], and decides its confidence from the value *and* its
 //! [`ValueContext`].
 
+use crate::byte_set::ByteSet;
 use crate::sqli::{self, SqliStrength};
 use crate::value::{Source, ValueContext};
 use crate::xss::{self, XssReason};
@@ -116,17 +117,18 @@ fn at(v: &[u8], i: usize) -> u8 {
 pub struct Value<'a> {
     pub raw: &'a [u8],
     pub lower: &'a [u8],
-    present: [u64; 4],
+    present: ByteSet,
 }
 
 impl<'a> Value<'a> {
     pub fn new(raw: &'a [u8], lower: &'a [u8]) -> Self {
-        let mut present = [0u64; 4];
-        for &b in raw {
-            if let Some(word) = present.get_mut(usize::from(b >> 6)) {
-                *word |= 1u64 << (b & 63);
-            }
-        }
+        Self::with_bytes(raw, lower, ByteSet::of(raw))
+    }
+
+    /// A value whose byte set the caller already has (`present` must be
+    /// `ByteSet::of(raw)`).
+    pub fn with_bytes(raw: &'a [u8], lower: &'a [u8], present: ByteSet) -> Self {
+        debug_assert_eq!(present, ByteSet::of(raw));
         Value {
             raw,
             lower,
@@ -136,11 +138,7 @@ impl<'a> Value<'a> {
 
     /// Whether any of `bytes` occurs in the value.
     pub fn has_any(&self, bytes: &[u8]) -> bool {
-        bytes.iter().any(|&b| {
-            self.present
-                .get(usize::from(b >> 6))
-                .is_some_and(|word| word & (1u64 << (b & 63)) != 0)
-        })
+        self.present.has_any(bytes)
     }
 }
 
@@ -716,11 +714,7 @@ fn command_tail_is_shell(v: &[u8], end: usize) -> bool {
 
 /// OS command injection: a command separator or substitution followed by a command.
 pub fn cmdi(v: &Value<'_>, ctx: &ValueContext<'_>, scratch: &mut Vec<u8>) -> Option<Signal> {
-    if !v
-        .lower
-        .iter()
-        .any(|b| matches!(b, b';' | b'|' | b'&' | b'\n' | b'`' | b'$' | b'\r'))
-    {
+    if !v.has_any(b";|&\n`$\r") {
         return None;
     }
     // Quotes, backslashes and `$` are how commands get disguised; without

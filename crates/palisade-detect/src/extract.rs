@@ -8,17 +8,21 @@ fn at(input: &[u8], i: usize) -> u8 {
 }
 
 /// Calls `visit(name, value)` for each `name=value` pair of a query string or
-/// urlencoded form, both decoded once (`+` is a space). At most `max` pairs.
-pub fn for_each_pair(input: &[u8], max: usize, visit: &mut dyn FnMut(&[u8], &[u8])) {
+/// urlencoded form, both decoded once (`+` is a space). At most `max` pairs
+/// (empty ones are skipped without counting, so padding cannot use up the
+/// limit); returns whether pairs were left unvisited.
+pub fn for_each_pair(input: &[u8], max: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> bool {
     let mut name = Vec::new();
     let mut value = Vec::new();
-    for (n, pair) in input.split(|b| *b == b'&').enumerate() {
-        if n >= max {
-            break;
-        }
+    let mut visited = 0;
+    for pair in input.split(|b| *b == b'&') {
         if pair.is_empty() {
             continue;
         }
+        if visited >= max {
+            return true;
+        }
+        visited += 1;
         let (raw_name, raw_value) = match memchr::memchr(b'=', pair) {
             Some(p) => (
                 pair.get(..p).unwrap_or(&[]),
@@ -30,18 +34,23 @@ pub fn for_each_pair(input: &[u8], max: usize, visit: &mut dyn FnMut(&[u8], &[u8
         percent_decode_into(raw_value, true, &mut value);
         visit(&name, &value);
     }
+    false
 }
 
-/// Calls `visit(name, value)` for each cookie of a `Cookie` header value.
-pub fn for_each_cookie(header: &[u8], max: usize, visit: &mut dyn FnMut(&[u8], &[u8])) {
-    for (n, item) in header.split(|b| *b == b';').enumerate() {
-        if n >= max {
-            break;
-        }
+/// Calls `visit(name, value)` for each cookie of a `Cookie` header value, at
+/// most `max` (empty items are skipped without counting); returns whether
+/// cookies were left unvisited.
+pub fn for_each_cookie(header: &[u8], max: usize, visit: &mut dyn FnMut(&[u8], &[u8])) -> bool {
+    let mut visited = 0;
+    for item in header.split(|b| *b == b';') {
         let item = item.trim_ascii();
         if item.is_empty() {
             continue;
         }
+        if visited >= max {
+            return true;
+        }
+        visited += 1;
         match memchr::memchr(b'=', item) {
             Some(p) => {
                 let value = item.get(p + 1..).unwrap_or(&[]);
@@ -54,6 +63,7 @@ pub fn for_each_cookie(header: &[u8], max: usize, visit: &mut dyn FnMut(&[u8], &
             None => visit(b"", item),
         }
     }
+    false
 }
 
 /// A parameter of a header value such as `boundary` in a content type or

@@ -56,7 +56,10 @@ impl JsonItem<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsonScan {
     pub well_formed: bool,
+    /// Non-empty keys and strings reported.
     pub items: usize,
+    /// Whether the scan stopped at `max_items` with strings left unread.
+    pub truncated: bool,
     /// Deepest nesting seen.
     pub depth: usize,
 }
@@ -114,6 +117,20 @@ fn literal_len(input: &[u8], i: usize) -> usize {
             })
             .unwrap_or(rest.len())
     })
+}
+
+/// Reads a JSON string starting after its opening quote: a string without
+/// escapes is borrowed from `input`, any other is decoded into `out`.
+/// Returns the string and the position after its closing quote, or `None`
+/// when unterminated.
+fn read_str<'a>(input: &'a [u8], i: usize, out: &'a mut Vec<u8>) -> Option<(&'a [u8], usize)> {
+    let rest = input.get(i..)?;
+    let stop = memchr::memchr2(b'"', b'\\', rest)?;
+    if rest.get(stop) == Some(&b'"') {
+        return Some((rest.get(..stop)?, i + stop + 1));
+    }
+    let next = read_string(input, i, out)?;
+    Some((out.as_slice(), next))
 }
 
 /// Reads a JSON string starting after its opening quote into `out`,
@@ -199,7 +216,8 @@ fn push_key(path: &mut String, key: &[u8]) {
 }
 
 /// Scans `input`, calling `visit` for every key and string value, in
-/// document order, until `max_items` items were reported.
+/// document order, until `max_items` non-empty ones were reported (empty
+/// strings are reported without counting, so padding cannot use up the limit).
 pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&JsonItem<'_>)) -> JsonScan {
     let mut frames: Vec<Frame> = Vec::new();
     let mut keys: Vec<u8> = Vec::new();
@@ -209,9 +227,13 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&JsonItem<'_>)
     let mut items = 0;
     let mut depth = 0;
     let mut well_formed = true;
+    let mut truncated = false;
     loop {
         i = skip_ws(input, i);
         if items >= max_items {
+            truncated = input
+                .get(i..)
+                .is_some_and(|rest| memchr::memchr(b'"', rest).is_some());
             break;
         }
         if i >= input.len() {
@@ -246,14 +268,14 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&JsonItem<'_>)
                         i += 1;
                     }
                     b'"' => {
-                        let Some(next) = read_string(input, i + 1, &mut buf) else {
+                        let Some((value, next)) = read_str(input, i + 1, &mut buf) else {
                             well_formed = false;
                             break;
                         };
-                        items += 1;
+                        items += usize::from(!value.is_empty());
                         visit(&JsonItem {
                             kind: JsonItemKind::String,
-                            value: &buf,
+                            value,
                             parent_key: parent_key(&frames, &keys),
                             frames: &frames,
                             keys: &keys,
@@ -310,21 +332,21 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&JsonItem<'_>)
                     well_formed = false;
                     break;
                 }
-                let Some(next) = read_string(input, i + 1, &mut buf) else {
+                let Some((key, next)) = read_str(input, i + 1, &mut buf) else {
                     well_formed = false;
                     break;
                 };
                 if let Some(top) = frames.last_mut() {
                     keys.truncate(top.key_start);
-                    keys.extend_from_slice(&buf);
-                    top.key_len = buf.len();
+                    keys.extend_from_slice(key);
+                    top.key_len = key.len();
                 }
-                items += 1;
+                items += usize::from(!key.is_empty());
                 // The enclosing member's key lives in `keys` below this frame's.
                 let outer = frames.get(..frames.len().saturating_sub(1)).unwrap_or(&[]);
                 visit(&JsonItem {
                     kind: JsonItemKind::Key,
-                    value: &buf,
+                    value: key,
                     parent_key: parent_key(outer, &keys),
                     frames: &frames,
                     keys: &keys,
@@ -345,6 +367,7 @@ pub fn scan(input: &[u8], max_items: usize, visit: &mut dyn FnMut(&JsonItem<'_>)
     JsonScan {
         well_formed,
         items,
+        truncated,
         depth,
     }
 }

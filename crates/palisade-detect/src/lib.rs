@@ -133,6 +133,7 @@
 //!   request bodies, nested base64 inside base64) are not undone.
 //! * Responses are not inspected.
 
+pub mod byte_set;
 pub mod checks;
 pub mod decode;
 pub mod extract;

@@ -1,6 +1,7 @@
 //! The `native` detector: where values are taken from, how they are decoded,
 //! which checks run on them, and how signals become scored findings.
 
+use crate::byte_set::ByteSet;
 use crate::checks::{self, Confidence, Signal, Value};
 use crate::decode::{
     html_decode_into, normalize_bytes_into, percent_decode_into, plain_base64,
@@ -8,7 +9,7 @@ use crate::decode::{
 };
 use crate::extract;
 use crate::json::{self, JsonItemKind};
-use crate::value::{is_inert_shape, Source, ValueContext};
+use crate::value::{is_inert_shape_of, Source, ValueContext};
 use crate::xml::{self, XmlItemKind};
 use palisade_core::{Category, Detector, Finding, Location, Phase, Severity, Transaction};
 use serde::Deserialize;
@@ -187,45 +188,24 @@ impl Detector for NativeDetector {
 #[derive(Debug, Clone, Copy)]
 struct WeakScoreUsed(u32);
 
-const CLASS_PLAIN: u8 = 1;
-const CLASS_DECODE: u8 = 2;
-const CLASS_UPPER: u8 = 4;
-const CLASS_LOWER: u8 = 8;
+/// Bytes of plain tokens (identifiers, numbers, single-case codes such as
+/// `created_at`, `SKU-000123`, `42`) that no check can match.
+const PLAIN_BYTES: ByteSet = ByteSet::from_bytes(b"_-")
+    .with_range(b'0', b'9')
+    .with_range(b'a', b'z')
+    .with_range(b'A', b'Z');
+/// Bytes that start an encoding `decode` undoes.
+const DECODE_BYTES: ByteSet = ByteSet::from_bytes(b"%&\0").with_range(0x80, 0xff);
+const UPPER_BYTES: ByteSet = ByteSet::from_bytes(b"").with_range(b'A', b'Z');
+const LOWER_BYTES: ByteSet = ByteSet::from_bytes(b"").with_range(b'a', b'z');
 
-/// Byte classes for the one pass `value` makes before anything else.
-static BYTE_CLASS: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0usize;
-    while b < 256 {
-        let byte = b as u8;
-        table[b] = match byte {
-            b'a'..=b'z' => CLASS_PLAIN | CLASS_LOWER,
-            b'A'..=b'Z' => CLASS_PLAIN | CLASS_UPPER,
-            b'0'..=b'9' | b'_' | b'-' => CLASS_PLAIN,
-            b'%' | b'&' | 0 => CLASS_DECODE,
-            0x80..=0xff => CLASS_DECODE,
-            _ => 0,
-        };
-        b += 1;
-    }
-    table
-};
-
-/// What one pass over a raw value says: whether it needs decoding, and
-/// whether it is a plain token (identifier, number, single-case code such
-/// as `created_at`, `SKU-000123`, `42`) that no check can match and that is
-/// not mixed-case enough to be base64 text.
-fn classify_raw(raw: &[u8]) -> (bool, bool) {
-    let mut any = 0u8;
-    let mut all_plain = CLASS_PLAIN;
-    for &b in raw {
-        let class = BYTE_CLASS.get(usize::from(b)).copied().unwrap_or(0);
-        any |= class;
-        all_plain &= class;
-    }
-    let mixed_case = any & (CLASS_UPPER | CLASS_LOWER) == CLASS_UPPER | CLASS_LOWER;
-    let plain = all_plain != 0 && !(mixed_case && raw.len() >= 8);
-    (any & CLASS_DECODE != 0, plain)
+/// What a raw value's byte set says: whether it needs decoding, and
+/// whether it is a plain token that is not mixed-case enough to be base64
+/// text.
+fn classify_raw(raw: &[u8], bytes: &ByteSet) -> (bool, bool) {
+    let mixed_case = bytes.intersects(&UPPER_BYTES) && bytes.intersects(&LOWER_BYTES);
+    let plain = bytes.is_subset(&PLAIN_BYTES) && !(mixed_case && raw.len() >= 8);
+    (bytes.intersects(&DECODE_BYTES), plain)
 }
 
 /// Whether a body of unknown type is text worth inspecting: its first KiB is
@@ -264,6 +244,76 @@ struct Inspector<'c> {
     values: usize,
     weak_total: u32,
     truncated: bool,
+    /// Signals raised so far, kept or not (to know whether a value was clean).
+    signals: usize,
+    clean_keys: CleanKeys,
+}
+
+/// JSON keys (with their parent key) already inspected in this body and
+/// found clean, so that an array of a thousand objects does not inspect the
+/// same ten keys a thousand times. Direct-mapped with a fixed number of
+/// slots: a collision only evicts, so crafted keys cost at most a miss.
+struct CleanKeys {
+    /// Each slot holds a key followed by its parent key, and the key's length.
+    slots: Vec<(Vec<u8>, usize)>,
+}
+
+impl CleanKeys {
+    const SLOTS: usize = 64;
+    /// Longer pairs are inspected every time rather than copied here.
+    const MAX_ENTRY: usize = 256;
+
+    fn new() -> Self {
+        CleanKeys { slots: Vec::new() }
+    }
+
+    /// The slot for `key` under `parent`, or `None` when the pair is too
+    /// long to remember.
+    fn slot(key: &[u8], parent: &[u8]) -> Option<usize> {
+        if key.len() + parent.len() > Self::MAX_ENTRY {
+            return None;
+        }
+        let hash = word_hash(word_hash(key.len() as u64, key), parent);
+        Some((hash >> 58) as usize)
+    }
+
+    fn contains(&self, slot: usize, key: &[u8], parent: &[u8]) -> bool {
+        self.slots.get(slot).is_some_and(|(entry, key_len)| {
+            *key_len == key.len()
+                && entry.len() == key.len() + parent.len()
+                && entry.get(..key.len()) == Some(key)
+                && entry.get(key.len()..) == Some(parent)
+        })
+    }
+
+    fn insert(&mut self, slot: usize, key: &[u8], parent: &[u8]) {
+        if self.slots.is_empty() {
+            self.slots.resize(Self::SLOTS, (Vec::new(), 0));
+        }
+        if let Some((entry, key_len)) = self.slots.get_mut(slot) {
+            entry.clear();
+            entry.extend_from_slice(key);
+            entry.extend_from_slice(parent);
+            *key_len = key.len();
+        }
+    }
+}
+
+/// A fast, unkeyed hash, eight bytes at a time. Only for bounded tables
+/// where a collision costs a miss, never for maps an attacker could fill.
+fn word_hash(mut hash: u64, bytes: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let w = <[u8; 8]>::try_from(word).map_or(0, u64::from_le_bytes);
+        hash = (hash.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+    let tail = words
+        .remainder()
+        .iter()
+        .rev()
+        .fold(0u64, |w, &b| w << 8 | u64::from(b));
+    (hash.rotate_left(5) ^ tail).wrapping_mul(K)
 }
 
 /// A multipart part copied out of the body: name, file name, content type, content.
@@ -290,6 +340,8 @@ impl<'c> Inspector<'c> {
             values: 0,
             weak_total: 0,
             truncated: false,
+            signals: 0,
+            clean_keys: CleanKeys::new(),
         }
     }
 
@@ -324,6 +376,7 @@ impl<'c> Inspector<'c> {
     }
 
     fn emit(&mut self, sig: Signal, location: &dyn Fn() -> Location, evidence_from: &[u8]) {
+        self.signals += 1;
         if !self.enabled(sig.category) {
             return;
         }
@@ -413,7 +466,8 @@ impl<'c> Inspector<'c> {
         let raw = raw
             .get(..self.config.max_value_bytes.min(raw.len()))
             .unwrap_or(raw);
-        let (needs_decoding, plain) = classify_raw(raw);
+        let raw_bytes = ByteSet::of(raw);
+        let (needs_decoding, plain) = classify_raw(raw, &raw_bytes);
         if plain {
             return;
         }
@@ -423,12 +477,16 @@ impl<'c> Inspector<'c> {
         } else {
             Vec::new()
         };
-        let view: &[u8] = if needs_decoding { &decoded } else { raw };
-        self.analyze_or_clear(view, source, name, location);
+        let (view, view_bytes): (&[u8], ByteSet) = if needs_decoding {
+            (&decoded, ByteSet::of(&decoded))
+        } else {
+            (raw, raw_bytes)
+        };
+        self.analyze_or_clear(view, &view_bytes, source, name, location);
         if self.config.decode_base64 && view.len() >= 8 {
             let mut b64 = std::mem::take(&mut self.base64);
             if plain_base64(view, &mut b64) {
-                self.analyze_or_clear(&b64, source, name, location);
+                self.analyze_or_clear(&b64, &ByteSet::of(&b64), source, name, location);
             }
             self.base64 = b64;
         }
@@ -442,37 +500,42 @@ impl<'c> Inspector<'c> {
     fn analyze_or_clear(
         &mut self,
         v: &[u8],
+        bytes: &ByteSet,
         source: Source,
         name: &str,
         location: &dyn Fn() -> Location,
     ) {
-        if !is_inert_shape(v) {
-            self.analyze(v, source, name, location);
+        if !is_inert_shape_of(v, bytes) {
+            self.analyze(v, bytes, source, name, location);
             return;
         }
-        if source != Source::FileContent
-            && v.iter().any(|b| matches!(b, b'.' | b':'))
-            && v.len() <= 255
-        {
+        if source != Source::FileContent && bytes.has_any(b".:") && v.len() <= 255 {
             let mut lower = std::mem::take(&mut self.lower);
             lower.clear();
             lower.extend_from_slice(v);
             lower.make_ascii_lowercase();
             let ctx = ValueContext::new(source, name, b"");
-            if let Some(sig) = checks::url_checks(&Value::new(v, &lower), &ctx) {
+            if let Some(sig) = checks::url_checks(&Value::with_bytes(v, &lower, *bytes), &ctx) {
                 self.emit(sig, location, v);
             }
             self.lower = lower;
         }
     }
 
-    fn analyze(&mut self, v: &[u8], source: Source, name: &str, location: &dyn Fn() -> Location) {
+    fn analyze(
+        &mut self,
+        v: &[u8],
+        bytes: &ByteSet,
+        source: Source,
+        name: &str,
+        location: &dyn Fn() -> Location,
+    ) {
         let mut lower = std::mem::take(&mut self.lower);
         lower.clear();
         lower.extend_from_slice(v);
         lower.make_ascii_lowercase();
         let ctx = ValueContext::new(source, name, v);
-        let value = Value::new(v, &lower);
+        let value = Value::with_bytes(v, &lower, *bytes);
         let mut scratch = std::mem::take(&mut self.scratch);
         let report = |this: &mut Self, sig: Option<Signal>| {
             if let Some(sig) = sig {
@@ -562,9 +625,10 @@ impl<'c> Inspector<'c> {
         }
         if let Some(query) = head.query() {
             let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-            extract::for_each_pair(query.as_bytes(), self.config.max_values, &mut |n, v| {
-                pairs.push((n.to_vec(), v.to_vec()))
-            });
+            self.truncated |=
+                extract::for_each_pair(query.as_bytes(), self.config.max_values, &mut |n, v| {
+                    pairs.push((n.to_vec(), v.to_vec()))
+                });
             for (name, value) in &pairs {
                 let name_text = String::from_utf8_lossy(name);
                 let location = || Location::query(&name_text);
@@ -586,9 +650,11 @@ impl<'c> Inspector<'c> {
         if self.config.cookies {
             let mut cookies: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
             for value in head.headers.get_all(http::header::COOKIE) {
-                extract::for_each_cookie(value.as_bytes(), self.config.max_values, &mut |n, v| {
-                    cookies.push((n.to_vec(), v.to_vec()))
-                });
+                self.truncated |= extract::for_each_cookie(
+                    value.as_bytes(),
+                    self.config.max_values,
+                    &mut |n, v| cookies.push((n.to_vec(), v.to_vec())),
+                );
             }
             for (name, value) in &cookies {
                 let name_text = String::from_utf8_lossy(name);
@@ -670,8 +736,21 @@ impl<'c> Inspector<'c> {
             let location = || Location::json(&item.path());
             match item.kind {
                 JsonItemKind::Key => {
+                    let (key, parent) = (item.value, item.parent_key);
+                    let slot = CleanKeys::slot(key, parent);
+                    if slot.is_some_and(|s| self.clean_keys.contains(s, key, parent)) {
+                        // Counted as inspected, as it would have been.
+                        if !item.value.is_empty() {
+                            self.budget();
+                        }
+                        return;
+                    }
+                    let before = self.signals;
                     self.name_checks(item.value, item.parent_key, &location);
                     self.value(item.value, Source::JsonKey, "", &location);
+                    if let Some(slot) = slot.filter(|_| self.signals == before) {
+                        self.clean_keys.insert(slot, key, parent);
+                    }
                 }
                 JsonItemKind::String => {
                     let name = std::str::from_utf8(item.parent_key).map_or_else(
@@ -686,6 +765,7 @@ impl<'c> Inspector<'c> {
                 }
             }
         });
+        self.truncated |= scan.truncated;
         if !scan.well_formed {
             self.value(body, Source::RawBody, "", &|| Location::new("body"));
         }
@@ -703,7 +783,7 @@ impl<'c> Inspector<'c> {
 
     fn form_body(&mut self, body: &[u8]) {
         let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        extract::for_each_pair(body, self.config.max_values, &mut |n, v| {
+        self.truncated |= extract::for_each_pair(body, self.config.max_values, &mut |n, v| {
             pairs.push((n.to_vec(), v.to_vec()))
         });
         for (name, value) in &pairs {
@@ -982,6 +1062,104 @@ mod tests {
             // at most one finding per category per location, over at most 10 values
             proptest::prop_assert!(f.len() <= 10 * 2 * NATIVE_CATEGORIES.len() + 1);
         }
+    }
+
+    #[test]
+    fn empty_padding_does_not_push_an_attack_past_the_value_limit() {
+        let attack = "1' or '1'='1";
+        let padding = "&".repeat(5000);
+        let f = run(
+            Method::GET,
+            &format!("/items?{padding}id=1%27%20or%20%271%27%3D%271"),
+            &[],
+            None,
+        );
+        assert!(blocked(&f), "query: {f:?}");
+        let f = run(
+            Method::POST,
+            "/items",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(&format!("{padding}id=1%27%20or%20%271%27%3D%271")),
+        );
+        assert!(blocked(&f), "form: {f:?}");
+        let f = run(
+            Method::GET,
+            "/items",
+            &[("cookie", &format!("{}id={attack}", ";".repeat(5000)))],
+            None,
+        );
+        assert!(blocked(&f), "cookie: {f:?}");
+        let mut strings = vec![String::new(); 5000];
+        strings.push(attack.to_string());
+        let doc = serde_json::json!({ "list": strings }).to_string();
+        let f = run(
+            Method::POST,
+            "/items",
+            &[("content-type", "application/json")],
+            Some(&doc),
+        );
+        assert!(blocked(&f), "json: {f:?}");
+    }
+
+    #[test]
+    fn values_past_the_limit_are_reported_as_not_inspected() {
+        let d = NativeDetector::new(NativeConfig {
+            max_values: 10,
+            ..NativeConfig::default()
+        });
+        let doc = serde_json::json!({ "list": vec!["x y"; 20] }).to_string();
+        let f = d.inspect_body(
+            Some("application/json"),
+            b"application/json",
+            doc.as_bytes(),
+        );
+        assert!(
+            f.iter().any(|x| x.rule_id == "palisade.limit.values"),
+            "json: {f:?}"
+        );
+        let form = vec!["a=x+y"; 20].join("&");
+        let f = d.inspect_body(
+            Some("application/x-www-form-urlencoded"),
+            b"application/x-www-form-urlencoded",
+            form.as_bytes(),
+        );
+        assert!(
+            f.iter().any(|x| x.rule_id == "palisade.limit.values"),
+            "form: {f:?}"
+        );
+    }
+
+    #[test]
+    fn keys_seen_clean_are_still_caught_where_they_turn_dangerous() {
+        let mut items: Vec<serde_json::Value> = (0..200)
+            .map(|i| serde_json::json!({"sku": format!("SKU-{i}"), "x": {"prototype": 1}}))
+            .collect();
+        items[150] = serde_json::json!({"sku": "SKU-150", "__proto__": {"admin": true}});
+        items[170] = serde_json::json!({"sku": "SKU-170", "filter": {"$where": "1"}});
+        items[180] = serde_json::json!({"sku": "SKU-180", "constructor": {"prototype": 1}});
+        let doc = serde_json::Value::Array(items).to_string();
+        let f = NativeDetector::default().inspect_body(
+            Some("application/json"),
+            b"application/json",
+            doc.as_bytes(),
+        );
+        let at = |path: &str, category: Category| {
+            f.iter()
+                .any(|x| x.location.as_str() == format!("json.{path}") && x.category == category)
+        };
+        assert!(
+            at("$[150].__proto__", Category::PrototypePollution),
+            "{f:?}"
+        );
+        assert!(
+            at("$[170].filter.$where", Category::NosqlInjection),
+            "{f:?}"
+        );
+        assert!(
+            at("$[180].constructor.prototype", Category::PrototypePollution),
+            "{f:?}"
+        );
+        assert_eq!(f.len(), 3, "{f:?}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Where a value came from and what it looks like: the context half of the
 //! scoring model.
 
+use crate::byte_set::ByteSet;
+
 /// The part of the request a value was taken from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Source {
@@ -102,17 +104,23 @@ impl<'a> ValueContext<'a> {
 /// addresses, booleans, plain identifiers. No attack in any category fits
 /// these shapes.
 pub fn is_inert_shape(v: &[u8]) -> bool {
-    if v.is_empty() {
-        return true;
-    }
-    // Plain tokens: identifiers, numbers, dates, versions, emails, UUIDs,
-    // decimal and signed numbers. Spaces are excluded on purpose: SQL
-    // keywords separated by spaces need no other character.
-    v.iter().all(|&b| {
-        b.is_ascii_alphanumeric()
-            || matches!(b, b'_' | b'-' | b'.' | b'@' | b'+' | b',' | b':')
-            || (b >= 0x80 && b != 0xc0 && b != 0xc1)
-    }) && !has_scheme(v)
+    is_inert_shape_of(v, &ByteSet::of(v))
+}
+
+/// Plain tokens: identifiers, numbers, dates, versions, emails, UUIDs,
+/// decimal and signed numbers. Spaces are excluded on purpose: SQL keywords
+/// separated by spaces need no other character. `0xc0`/`0xc1` only start
+/// overlong encodings of ASCII.
+const INERT_BYTES: ByteSet = ByteSet::from_bytes(b"_-.@+,:")
+    .with_range(b'0', b'9')
+    .with_range(b'a', b'z')
+    .with_range(b'A', b'Z')
+    .with_range(0x80, 0xff)
+    .without(&[0xc0, 0xc1]);
+
+/// [`is_inert_shape`] for a value whose byte set is known.
+pub fn is_inert_shape_of(v: &[u8], bytes: &ByteSet) -> bool {
+    v.is_empty() || bytes.is_subset(&INERT_BYTES) && !has_scheme(v)
 }
 
 fn has_scheme(v: &[u8]) -> bool {
