@@ -119,13 +119,25 @@ fn literal_len(input: &[u8], i: usize) -> usize {
     })
 }
 
+/// Position of the first `"` or `\\` in `rest`. Most strings in API bodies
+/// are short: a plain loop over their first bytes beats setting up a vector
+/// search, which takes over for longer ones.
+fn string_stop(rest: &[u8]) -> Option<usize> {
+    const SHORT: usize = 24;
+    let head = rest.get(..SHORT.min(rest.len())).unwrap_or(rest);
+    match head.iter().position(|b| matches!(b, b'"' | b'\\')) {
+        Some(p) => Some(p),
+        None => memchr::memchr2(b'"', b'\\', rest.get(head.len()..)?).map(|p| head.len() + p),
+    }
+}
+
 /// Reads a JSON string starting after its opening quote: a string without
 /// escapes is borrowed from `input`, any other is decoded into `out`.
 /// Returns the string and the position after its closing quote, or `None`
 /// when unterminated.
 fn read_str<'a>(input: &'a [u8], i: usize, out: &'a mut Vec<u8>) -> Option<(&'a [u8], usize)> {
     let rest = input.get(i..)?;
-    let stop = memchr::memchr2(b'"', b'\\', rest)?;
+    let stop = string_stop(rest)?;
     if rest.get(stop) == Some(&b'"') {
         return Some((rest.get(..stop)?, i + stop + 1));
     }
