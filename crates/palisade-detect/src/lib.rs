@@ -112,7 +112,8 @@
 //! capped at [`NativeConfig::max_value_bytes`], bodies at
 //! [`NativeConfig::max_body_bytes`], and the count of values at
 //! [`NativeConfig::max_values`] (exceeding it adds an informational
-//! `palisade.limit.values` finding).
+//! `palisade.limit.values` finding; empty values are not counted, so that
+//! padding a request with them cannot push an attack past the limit).
 //!
 //! # Known limits
 //!

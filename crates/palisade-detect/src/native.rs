@@ -44,8 +44,9 @@ pub struct NativeConfig {
     /// Anomaly score per category, replacing the confidence-derived score
     /// (5 strong, 3 medium, 2 weak) of every finding in that category.
     pub scores: BTreeMap<Category, u32>,
-    /// Most values (parameters, keys, strings, attributes...) inspected per
-    /// request; the rest are skipped and a notice finding says so.
+    /// Most non-empty values (parameters, keys, strings, attributes...)
+    /// inspected per request; the rest are skipped and a notice finding
+    /// says so.
     pub max_values: usize,
     /// Longest value inspected, in bytes; longer values are inspected up to this length.
     pub max_value_bytes: usize,
