@@ -253,25 +253,37 @@ struct Inspector<'c> {
 /// JSON keys (with their parent key) already inspected in this body and
 /// found clean, so that an array of a thousand objects does not inspect the
 /// same ten keys a thousand times. Direct-mapped with a fixed number of
-/// slots: a collision only evicts, so crafted keys cost at most a miss.
+/// slots: a collision only evicts, so crafted keys cost at most a miss. The
+/// pairs are copied into one buffer, bounded, so remembering a key costs no
+/// allocation of its own.
 struct CleanKeys {
-    /// Each slot holds a key followed by its parent key, and the key's length.
-    slots: Vec<(Vec<u8>, usize)>,
+    /// Per slot: where its pair starts in `pairs`, the key's length, and the
+    /// pair's length (`EMPTY` when the slot is free).
+    slots: [(u32, u16, u16); Self::SLOTS],
+    pairs: Vec<u8>,
 }
 
 impl CleanKeys {
     const SLOTS: usize = 64;
-    /// Longer pairs are inspected every time rather than copied here.
-    const MAX_ENTRY: usize = 256;
+    /// Longer pairs are inspected every time rather than remembered.
+    const MAX_PAIR: usize = 256;
+    /// Most bytes remembered per body; later keys are inspected every time.
+    const MAX_BYTES: usize = 16 * 1024;
+    /// Smaller JSON bodies rarely repeat keys enough to pay for remembering them.
+    const MIN_BODY: usize = 2048;
+    const EMPTY: (u32, u16, u16) = (u32::MAX, 0, 0);
 
     fn new() -> Self {
-        CleanKeys { slots: Vec::new() }
+        CleanKeys {
+            slots: [Self::EMPTY; Self::SLOTS],
+            pairs: Vec::new(),
+        }
     }
 
     /// The slot for `key` under `parent`, or `None` when the pair is too
     /// long to remember.
     fn slot(key: &[u8], parent: &[u8]) -> Option<usize> {
-        if key.len() + parent.len() > Self::MAX_ENTRY {
+        if key.len() + parent.len() > Self::MAX_PAIR {
             return None;
         }
         let hash = word_hash(word_hash(key.len() as u64, key), parent);
@@ -279,23 +291,36 @@ impl CleanKeys {
     }
 
     fn contains(&self, slot: usize, key: &[u8], parent: &[u8]) -> bool {
-        self.slots.get(slot).is_some_and(|(entry, key_len)| {
-            *key_len == key.len()
-                && entry.len() == key.len() + parent.len()
-                && entry.get(..key.len()) == Some(key)
-                && entry.get(key.len()..) == Some(parent)
-        })
+        let Some((start, key_len, len)) = self.slots.get(slot).copied() else {
+            return false;
+        };
+        if start == u32::MAX {
+            return false;
+        }
+        let (start, key_len, len) = (start as usize, usize::from(key_len), usize::from(len));
+        key_len == key.len()
+            && len == key.len() + parent.len()
+            && self.pairs.get(start..start + key_len) == Some(key)
+            && self.pairs.get(start + key_len..start + len) == Some(parent)
     }
 
     fn insert(&mut self, slot: usize, key: &[u8], parent: &[u8]) {
-        if self.slots.is_empty() {
-            self.slots.resize(Self::SLOTS, (Vec::new(), 0));
+        let len = key.len() + parent.len();
+        if self.pairs.len() + len > Self::MAX_BYTES {
+            return;
         }
-        if let Some((entry, key_len)) = self.slots.get_mut(slot) {
-            entry.clear();
-            entry.extend_from_slice(key);
-            entry.extend_from_slice(parent);
-            *key_len = key.len();
+        // Both bounds keep every figure within its field.
+        let (Ok(start), Ok(key_len), Ok(len)) = (
+            u32::try_from(self.pairs.len()),
+            u16::try_from(key.len()),
+            u16::try_from(len),
+        ) else {
+            return;
+        };
+        self.pairs.extend_from_slice(key);
+        self.pairs.extend_from_slice(parent);
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = (start, key_len, len);
         }
     }
 }
@@ -733,12 +758,15 @@ impl<'c> Inspector<'c> {
 
     fn json_body(&mut self, body: &[u8]) {
         let max = self.config.max_values;
+        let remember_keys = body.len() >= CleanKeys::MIN_BODY;
         let scan = json::scan(body, max, &mut |item| {
             let location = || Location::json(&item.path());
             match item.kind {
                 JsonItemKind::Key => {
                     let (key, parent) = (item.value, item.parent_key);
-                    let slot = CleanKeys::slot(key, parent);
+                    let slot = remember_keys
+                        .then(|| CleanKeys::slot(key, parent))
+                        .flatten();
                     if slot.is_some_and(|s| self.clean_keys.contains(s, key, parent)) {
                         // Counted as inspected, as it would have been.
                         if !item.value.is_empty() {
