@@ -1137,25 +1137,17 @@ mod tests {
             ..NativeConfig::default()
         });
         let doc = serde_json::json!({ "list": vec!["x y"; 20] }).to_string();
-        let f = d.inspect_body(
-            Some("application/json"),
-            b"application/json",
-            doc.as_bytes(),
-        );
-        assert!(
-            f.iter().any(|x| x.rule_id == "palisade.limit.values"),
-            "json: {f:?}"
-        );
         let form = vec!["a=x+y"; 20].join("&");
-        let f = d.inspect_body(
-            Some("application/x-www-form-urlencoded"),
-            b"application/x-www-form-urlencoded",
-            form.as_bytes(),
-        );
-        assert!(
-            f.iter().any(|x| x.rule_id == "palisade.limit.values"),
-            "form: {f:?}"
-        );
+        for (media, body) in [
+            ("application/json", doc),
+            ("application/x-www-form-urlencoded", form),
+        ] {
+            let f = d.inspect_body(Some(media), media.as_bytes(), body.as_bytes());
+            assert!(
+                f.iter().any(|x| x.rule_id == "palisade.limit.values"),
+                "{media}: {f:?}"
+            );
+        }
     }
 
     #[test]
