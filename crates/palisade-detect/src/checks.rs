@@ -2138,10 +2138,22 @@ fn eval_lookup(content: &[u8]) -> Vec<u8> {
         .or_else(|| lower.strip_prefix(b"upper:"))
     {
         // Java case mapping turns dotless `ı` into `I` and long `ſ` into `S`.
-        let text = String::from_utf8_lossy(rest)
-            .replace('\u{131}', "i")
-            .replace('\u{17f}', "s");
-        return text.into_bytes();
+        // Bytes that are not UTF-8 are kept as they are: replacing each with
+        // U+FFFD would triple them, and the result must never outgrow the input.
+        let mut text = Vec::with_capacity(rest.len());
+        for chunk in rest.utf8_chunks() {
+            for ch in chunk.valid().chars() {
+                let ch = match ch {
+                    '\u{131}' => 'i',
+                    '\u{17f}' => 's',
+                    other => other,
+                };
+                let mut buf = [0u8; 4];
+                text.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+            }
+            text.extend_from_slice(chunk.invalid());
+        }
+        return text;
     }
     if let Some(rest) = lower.strip_prefix(b"date:") {
         return rest.iter().copied().filter(|b| *b != b'\'').collect();
@@ -2320,6 +2332,44 @@ mod tests {
 
     fn ctx(source: Source) -> ValueContext<'static> {
         ValueContext::new(source, "q", b"")
+    }
+
+    #[test]
+    fn resolved_lookups_keep_bytes_that_are_not_utf8_and_never_grow() {
+        let mut out = Vec::new();
+        resolve_lookups(b"${upper:\x94\x94j}ndi", &mut out);
+        assert_eq!(out, b"\x94\x94jndi");
+        resolve_lookups("${lower:\u{131}}${upper:\u{17f}}".as_bytes(), &mut out);
+        assert_eq!(out, b"is");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn resolved_lookups_never_outgrow_their_input(
+            input in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::prelude::Just(b'$'),
+                    proptest::prelude::Just(b'{'),
+                    proptest::prelude::Just(b'}'),
+                    proptest::prelude::Just(b':'),
+                    proptest::prelude::Just(b'-'),
+                    proptest::prelude::any::<u8>(),
+                ],
+                0..200,
+            ),
+            prefix in proptest::prop_oneof![
+                proptest::prelude::Just(&b"${upper:"[..]),
+                proptest::prelude::Just(&b"${lower:"[..]),
+                proptest::prelude::Just(&b"${jndi:"[..]),
+                proptest::prelude::Just(&b""[..]),
+            ],
+        ) {
+            let mut data = prefix.to_vec();
+            data.extend_from_slice(&input);
+            let mut out = Vec::new();
+            resolve_lookups(&data, &mut out);
+            proptest::prop_assert!(out.len() <= data.len(), "{} > {}", out.len(), data.len());
+        }
     }
 
     fn val(s: &str) -> (Vec<u8>, Vec<u8>) {
