@@ -521,6 +521,16 @@ impl<'c> Inspector<'c> {
         }
     }
 
+    /// `v` lowercased (ASCII) in the reusable buffer, taken out of `self`
+    /// so checks can borrow it beside `self`; put it back in `self.lower`.
+    fn take_lowered(&mut self, v: &[u8]) -> Vec<u8> {
+        let mut lower = std::mem::take(&mut self.lower);
+        lower.clear();
+        lower.extend_from_slice(v);
+        lower.make_ascii_lowercase();
+        lower
+    }
+
     /// Inert shapes get only the address check (a bare `169.254.169.254`
     /// is inert text but not an inert URL parameter); the rest gets every check.
     fn analyze_or_clear(
@@ -536,10 +546,7 @@ impl<'c> Inspector<'c> {
             return;
         }
         if source != Source::FileContent && bytes.has_any(b".:") && v.len() <= 255 {
-            let mut lower = std::mem::take(&mut self.lower);
-            lower.clear();
-            lower.extend_from_slice(v);
-            lower.make_ascii_lowercase();
+            let lower = self.take_lowered(v);
             let ctx = ValueContext::new(source, name, b"");
             if let Some(sig) = checks::url_checks(&Value::with_bytes(v, &lower, *bytes), &ctx) {
                 self.emit(sig, location, v);
@@ -556,10 +563,7 @@ impl<'c> Inspector<'c> {
         name: &str,
         location: &dyn Fn() -> Location,
     ) {
-        let mut lower = std::mem::take(&mut self.lower);
-        lower.clear();
-        lower.extend_from_slice(v);
-        lower.make_ascii_lowercase();
+        let lower = self.take_lowered(v);
         let ctx = ValueContext::new(source, name, v);
         let value = Value::with_bytes(v, &lower, *bytes);
         let mut scratch = std::mem::take(&mut self.scratch);
