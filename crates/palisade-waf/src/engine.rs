@@ -140,6 +140,31 @@ struct Transformed {
     source: Option<Vec<u8>>,
     value: Vec<u8>,
     hits: OnceLock<LiteralHits>,
+    /// The untransformed value's entry, when `value` differs from it only
+    /// by lowercased letters: its scan stands for this one.
+    scan_of: Option<Arc<Transformed>>,
+}
+
+impl Transformed {
+    /// Literals and bytes in this value. A lowercased value shares its
+    /// source's scan: literals are matched without regard to case, and the
+    /// source's byte set holds every byte of the lowercased value (plus
+    /// uppercase letters, which can only let more rules through).
+    fn hits(&self, prefilter: &Prefilter) -> &LiteralHits {
+        match &self.scan_of {
+            Some(base) => base.hits(prefilter),
+            None => self.hits.get_or_init(|| prefilter.scan(&self.value)),
+        }
+    }
+}
+
+/// Whether `lowered` is `source` with some ASCII letters lowercased.
+fn lowercased_from(source: &[u8], lowered: &[u8]) -> bool {
+    source.len() == lowered.len()
+        && source
+            .iter()
+            .zip(lowered)
+            .all(|(s, l)| s == l || s.to_ascii_lowercase() == *l)
 }
 
 /// A quick non-cryptographic hash; collisions are resolved by comparing
@@ -277,12 +302,24 @@ impl TransformCache {
                 source: None,
                 value: source.to_vec(),
                 hits: OnceLock::new(),
+                scan_of: None,
             }),
-            Cow::Owned(value) => Arc::new(Transformed {
-                source: Some(source.to_vec()),
-                value,
-                hits: OnceLock::new(),
-            }),
+            Cow::Owned(value) => {
+                let scan_of = if chain_id != IDENTITY_CHAIN && lowercased_from(source, &value) {
+                    drop(guard);
+                    let base = self.get(IDENTITY_CHAIN, &[], source);
+                    guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+                    Some(base)
+                } else {
+                    None
+                };
+                Arc::new(Transformed {
+                    source: Some(source.to_vec()),
+                    value,
+                    hits: OnceLock::new(),
+                    scan_of,
+                })
+            }
         };
         let size = entry.source.as_ref().map_or(0, Vec::len) + entry.value.len();
         if guard.1 + size <= TRANSFORM_CACHE_BYTES {
@@ -963,8 +1000,9 @@ impl WafTransaction {
         true
     }
 
-    /// Literals present in any value of `var` after `rule`'s transformations.
-    fn aggregate_hits(&self, var: Var, rule: &Rule, prefilter: &Prefilter) -> LiteralHits {
+    /// Whether `rule` may match some value of `var`, judged from the
+    /// literals present in any value of `var` after its transformations.
+    fn aggregate_may_match(&self, var: Var, rule: &Rule, prefilter: &Prefilter) -> bool {
         let key = (var, rule.transform_chain);
         if let Some(found) = self
             .aggregates
@@ -973,7 +1011,7 @@ impl WafTransaction {
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
         {
-            return found.clone();
+            return may_match(rule, found);
         }
         let mut values = Vec::new();
         let whole = Target {
@@ -988,18 +1026,15 @@ impl WafTransaction {
             let transformed = self
                 .cache
                 .get(rule.transform_chain, &rule.transforms, &value.value);
-            all.merge(
-                transformed
-                    .hits
-                    .get_or_init(|| prefilter.scan(&transformed.value)),
-            );
+            all.merge(transformed.hits(prefilter));
         }
+        let verdict = may_match(rule, &all);
         self.aggregates
             .entries
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key, all.clone());
-        all
+            .insert(key, all);
+        verdict
     }
 
     fn find_hits(&self, root: &Rule, rule: &Rule) -> Vec<Hit> {
@@ -1018,7 +1053,7 @@ impl WafTransaction {
             if let Some(prefilter) = prefiltered {
                 if !target.count
                     && is_stable_collection(target.var)
-                    && !may_match(rule, &self.aggregate_hits(target.var, rule, prefilter))
+                    && !self.aggregate_may_match(target.var, rule, prefilter)
                 {
                     continue;
                 }
@@ -1068,10 +1103,7 @@ impl WafTransaction {
                     (None, None) => &[],
                 };
                 let excluded_by_prefilter = match (&self.rules.prefilter, &cached) {
-                    (Some(prefilter), Some(entry)) => !may_match(
-                        rule,
-                        entry.hits.get_or_init(|| prefilter.scan(&entry.value)),
-                    ),
+                    (Some(prefilter), Some(entry)) => !may_match(rule, entry.hits(prefilter)),
                     _ => false,
                 };
                 let mut groups = Vec::new();

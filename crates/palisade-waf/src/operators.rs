@@ -53,7 +53,9 @@ pub enum OpKind {
     /// `@rx` whose pattern contains `%{...}`: expanded, then compiled (and
     /// cached) at run time. A pattern that does not compile never matches.
     RxMacro(Macro, Arc<RegexCache>),
-    Pm(Box<AhoCorasick>),
+    /// `@pm` / `@pmFromFile`: the matcher and its phrases (which also go
+    /// into the rule set's literal prefilter).
+    Pm(Box<AhoCorasick>, Arc<[Vec<u8>]>),
     StrEq(Macro),
     Contains(Macro),
     ContainsWord(Macro),
@@ -212,7 +214,10 @@ pub fn compile(text: &str, rule_dir: &Path) -> Result<Compiled, String> {
             if phrases.is_empty() {
                 return Err("@pm needs at least one phrase".into());
             }
-            (OpKind::Pm(Box::new(phrase_matcher(&phrases)?)), "pm")
+            (
+                OpKind::Pm(Box::new(phrase_matcher(&phrases)?), phrases.into()),
+                "pm",
+            )
         }
         "pmfromfile" | "pmf" => {
             let mut phrases = Vec::new();
@@ -224,7 +229,7 @@ pub fn compile(text: &str, rule_dir: &Path) -> Result<Compiled, String> {
                 return Err("@pmFromFile found no phrases".into());
             }
             (
-                OpKind::Pm(Box::new(phrase_matcher(&phrases)?)),
+                OpKind::Pm(Box::new(phrase_matcher(&phrases)?), phrases.into()),
                 "pmFromFile",
             )
         }
@@ -345,7 +350,7 @@ impl Operator {
                     None => false,
                 }
             }
-            OpKind::Pm(ac) => match ac.find(input) {
+            OpKind::Pm(ac, _) => match ac.find(input) {
                 Some(m) => {
                     if let Some(captures) = ctx.captures.as_deref_mut() {
                         captures.clear();

@@ -1011,6 +1011,15 @@ impl Builder {
                                 (chains.len() - 1) as u32
                             }
                         };
+                    if let (OpKind::Pm(_, phrases), false) =
+                        (&current.operator.kind, current.multi_match)
+                    {
+                        // Any match contains one of the phrases, compared
+                        // without regard to ASCII case like the prefilter.
+                        let lowered = phrases.iter().map(|p| p.to_ascii_lowercase()).collect();
+                        current.literal_ids = Some(literals.add(lowered));
+                        prefiltered_operators += 1;
+                    }
                     if let OpKind::Rx(re) = &current.operator.kind {
                         if !current.multi_match {
                             if let Some(found) = prefilter::required_literals(re.as_str()) {

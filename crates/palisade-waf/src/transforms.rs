@@ -99,6 +99,7 @@ impl Transform {
                 .iter()
                 .any(u8::is_ascii_lowercase)
                 .then(|| input.to_ascii_uppercase()),
+            UrlDecode | UrlDecodeUni if !input.iter().any(|&b| b == b'%' || b == b'+') => None,
             UrlDecode => changed(input, url_decode(input, false)),
             UrlDecodeUni => changed(input, url_decode(input, true)),
             UrlEncode => changed(input, url_encode(input)),
@@ -123,7 +124,9 @@ impl Transform {
                     None
                 }
             }
+            CmdLine if cmd_line_keeps(input) => None,
             CmdLine => changed(input, cmd_line(input)),
+            CompressWhitespace if whitespace_compressed(input) => None,
             CompressWhitespace => changed(input, compress_whitespace(input)),
             RemoveWhitespace => {
                 if input.iter().any(|&b| is_space(b)) {
@@ -141,9 +144,13 @@ impl Transform {
                     .map(|&b| if b == 0 { b' ' } else { b })
                     .collect()
             }),
+            ReplaceComments | RemoveComments | RemoveCommentsChar if !has_comment_marker(input) => {
+                None
+            }
             ReplaceComments => changed(input, replace_comments(input)),
             RemoveComments => changed(input, remove_comments(input)),
             RemoveCommentsChar => changed(input, remove_comments_char(input)),
+            NormalizePath | NormalizePathWin if path_is_plain(input) => None,
             NormalizePath => changed(input, normalize_path(input, false)),
             NormalizePathWin => changed(input, normalize_path(input, true)),
             Base64Decode => Some(base64_decode(input, false)),
@@ -169,6 +176,13 @@ impl Transform {
                     None
                 }
             }
+            SqlHexDecode
+                if !input
+                    .windows(2)
+                    .any(|w| w[0] == b'0' && w[1] | 0x20 == b'x') =>
+            {
+                None
+            }
             SqlHexDecode => changed(input, sql_hex_decode(input)),
             Length => Some(input.len().to_string().into_bytes()),
             Sha1 => Some(sha1::Sha1::digest(input).to_vec()),
@@ -189,6 +203,56 @@ pub fn apply_all<'a>(input: &'a [u8], chain: &[Transform]) -> Cow<'a, [u8]> {
         }
     }
     value
+}
+
+// Checks that tell, without building the output, that a transformation
+// would return its input unchanged: most values in a request are plain, and
+// each transformation chain is applied to every value a rule reads.
+
+/// `cmdLine` keeps `input` when it holds no byte it deletes or replaces, no
+/// uppercase letter, no whitespace run and no space before `/` or `(`.
+fn cmd_line_keeps(input: &[u8]) -> bool {
+    let mut previous_space = false;
+    for &b in input {
+        match b {
+            b'"' | b'\'' | b'\\' | b'^' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C | b',' | b';' => {
+                return false
+            }
+            b'A'..=b'Z' => return false,
+            b' ' if previous_space => return false,
+            b'/' | b'(' if previous_space => return false,
+            _ => {}
+        }
+        previous_space = b == b' ';
+    }
+    true
+}
+
+/// `compressWhitespace` keeps `input` when its only whitespace is single spaces.
+fn whitespace_compressed(input: &[u8]) -> bool {
+    let mut previous_space = false;
+    for &b in input {
+        let space = is_space(b);
+        if space && (b != b' ' || previous_space) {
+            return false;
+        }
+        previous_space = space;
+    }
+    true
+}
+
+/// Whether `input` holds anything the comment transformations act on:
+/// `#`, `/*`, `*/` or `--` (which `<!--` and `-->` contain).
+fn has_comment_marker(input: &[u8]) -> bool {
+    input.contains(&b'#')
+        || input
+            .windows(2)
+            .any(|w| matches!(w, [b'/', b'*'] | [b'*', b'/'] | [b'-', b'-']))
+}
+
+/// A value with no separator that is not `.` or `..` is its own normal form.
+fn path_is_plain(input: &[u8]) -> bool {
+    !input.iter().any(|&b| b == b'/' || b == b'\\') && input != b"." && input != b".."
 }
 
 fn changed(input: &[u8], output: Vec<u8>) -> Option<Vec<u8>> {
@@ -868,6 +932,32 @@ mod tests {
                 "normalizePathWin", "base64DecodeExt", "utf8toUnicode", "escapeSeqDecode",
                 "sqlHexDecode", "removeComments", "replaceComments", "hexDecode"] {
                 let _ = Transform::from_name(name).unwrap().apply(&input);
+            }
+        }
+
+        /// The shortcuts that skip a transformation on plain values agree
+        /// with running it, on inputs dense in the bytes they look for.
+        #[test]
+        fn unchanged_shortcuts_agree_with_the_transformations(
+            input in proptest::collection::vec(proptest::sample::select(
+                b" \t\n\xa0aZ0x%+/\\.#*-<>!\"'^,;(".to_vec()), 0..24)
+        ) {
+            let full: [(&str, Vec<u8>); 11] = [
+                ("urlDecode", url_decode(&input, false)),
+                ("urlDecodeUni", url_decode(&input, true)),
+                ("cmdLine", cmd_line(&input)),
+                ("compressWhitespace", compress_whitespace(&input)),
+                ("replaceComments", replace_comments(&input)),
+                ("removeComments", remove_comments(&input)),
+                ("removeCommentsChar", remove_comments_char(&input)),
+                ("normalizePath", normalize_path(&input, false)),
+                ("normalizePathWin", normalize_path(&input, true)),
+                ("sqlHexDecode", sql_hex_decode(&input)),
+                ("lowercase", input.to_ascii_lowercase()),
+            ];
+            for (name, expected) in full {
+                let got = t(name, &input);
+                proptest::prop_assert_eq!(got, expected, "{}", name);
             }
         }
     }
