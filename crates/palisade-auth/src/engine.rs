@@ -30,7 +30,7 @@ use crate::jwt::VerifiedJwt;
 use crate::jwt::{self, UnverifiedToken};
 use crate::mtls::{principal_from_certificate, PeerCertificate};
 use crate::signature::SignatureVerifier;
-use crate::token::{extract_token, query_value, single_header, ExtractError};
+use crate::token::{bearer_bytes, extract_token, query_value, single_header, ExtractError};
 use crate::verified_cache::VerifiedTokenCache;
 use arc_swap::ArcSwap;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -444,6 +444,19 @@ impl AuthEngine {
             };
         }
         let headers = &tx.request.headers;
+        // A bearer token seen and verified before: found by its bytes,
+        // without copying and re-checking them (the first configured
+        // location wins, as in `extract_token`).
+        if let (Some(TokenLocation::Bearer), false) =
+            (self.token_locations.first(), self.issuers.is_empty())
+        {
+            if let Some(raw) = bearer_bytes(headers) {
+                self.sync_key_generation();
+                if let Some(principal) = self.jwt_cache.get_bytes(raw, now) {
+                    return Step::Done(AuthOutcome::Authenticated, Some(principal));
+                }
+            }
+        }
         match extract_token(headers, &self.token_locations) {
             Err(e) => {
                 return done(failed(
@@ -469,6 +482,14 @@ impl AuthEngine {
     }
 
     fn token_step(&self, token: String, location: String, now: u64) -> Step {
+        // Only verified JWTs enter the cache, so a hit needs no other check
+        // (and spares a pass over the token on every repeated request).
+        if !self.issuers.is_empty() {
+            self.sync_key_generation();
+            if let Some(principal) = self.jwt_cache.get(&token, now) {
+                return Step::Done(AuthOutcome::Authenticated, Some(principal));
+            }
+        }
         let looks_like_jws = token.bytes().filter(|b| *b == b'.').count() == 2;
         if !looks_like_jws || self.issuers.is_empty() {
             if self.introspection.is_some() && !looks_like_jws {
@@ -481,10 +502,6 @@ impl AuthEngine {
                 location,
                 false,
             ));
-        }
-        self.sync_key_generation();
-        if let Some(principal) = self.jwt_cache.get(&token, now) {
-            return Step::Done(AuthOutcome::Authenticated, Some(principal));
         }
         let header = match jwt::inspect_token(&token) {
             Ok(h) => h,
@@ -651,8 +668,11 @@ impl AuthEngine {
             tx.principal.as_ref(),
             operation.as_deref(),
         );
-        let path_location = Location::new("path");
-        let path = tx.request.path().to_owned();
+        // Only refusals name the path; allowed requests skip the copies.
+        let path = match decision {
+            AuthzDecision::Allow => String::new(),
+            _ => tx.request.path().to_owned(),
+        };
         match decision {
             AuthzDecision::Allow => {
                 if let AuthOutcome::Failed(failure) = &outcome {
@@ -690,7 +710,7 @@ impl AuthEngine {
                         "palisade.auth.missing",
                         Category::BrokenAuthentication,
                         Severity::Notice,
-                        path_location,
+                        Location::new("path"),
                         &path,
                         "authentication required",
                     )
@@ -703,7 +723,7 @@ impl AuthEngine {
                     "palisade.authz.denied",
                     Category::BrokenFunctionAuthorization,
                     Severity::Warning,
-                    path_location,
+                    Location::new("path"),
                     &path,
                     "route closed by policy",
                 )
@@ -724,7 +744,7 @@ impl AuthEngine {
                         "palisade.authz.scope",
                         Category::BrokenFunctionAuthorization,
                         Severity::Error,
-                        path_location,
+                        Location::new("path"),
                         &path,
                         format!("missing scope: {scope}"),
                     )
@@ -736,7 +756,7 @@ impl AuthEngine {
                     "palisade.authz.claim",
                     Category::BrokenFunctionAuthorization,
                     Severity::Error,
-                    path_location,
+                    Location::new("path"),
                     &path,
                     format!("claim rule on `{claim}` not satisfied"),
                 )
@@ -747,7 +767,7 @@ impl AuthEngine {
                     "palisade.authz.credential_kind",
                     Category::BrokenFunctionAuthorization,
                     Severity::Error,
-                    path_location,
+                    Location::new("path"),
                     &path,
                     "credential kind not accepted on this route",
                 )

@@ -62,33 +62,88 @@ pub fn extract_token(
 
 /// `Authorization: Bearer <b64token>` (RFC 6750 §2.1). Other schemes yield `None`.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, ExtractError> {
-    let Some(value) = single_header(headers, AUTHORIZATION.as_str())? else {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let Some(first) = values.next() else {
         return Ok(None);
     };
-    let value = value.trim();
-    let Some((scheme, rest)) = value.split_once(' ') else {
-        return Ok(None);
-    };
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Ok(None);
+    if values.next().is_some() {
+        return Err(ExtractError::Ambiguous);
     }
-    let token = rest.trim_start_matches(' ');
-    if token.is_empty() || !is_b64token(token) {
+    if first.len() > MAX_CREDENTIAL_LEN {
+        return Err(ExtractError::TooLong);
+    }
+    let value = first.as_bytes().trim_ascii();
+    let split = value.iter().position(|&b| b == b' ');
+    let bearer = split.is_some_and(|at| value[..at].eq_ignore_ascii_case(b"bearer"));
+    let (Some(at), true) = (split, bearer) else {
+        // Another scheme: not ours, but a value a header may not carry is
+        // still refused.
+        return match first.to_str() {
+            Ok(_) => Ok(None),
+            Err(_) => Err(ExtractError::Malformed),
+        };
+    };
+    let rest = &value[at + 1..];
+    let token = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
+    // A b64token is visible ASCII, so checking its alphabet also checks
+    // what `HeaderValue::to_str` would.
+    if !is_b64token(token) {
         return Err(ExtractError::Malformed);
     }
-    Ok(Some(token.to_owned()))
+    std::str::from_utf8(token)
+        .map(|t| Some(t.to_owned()))
+        .map_err(|_| ExtractError::Malformed)
 }
 
-fn is_b64token(token: &str) -> bool {
-    let body = token.trim_end_matches('=');
-    !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+/// The credential of a single `Authorization: Bearer` header, as raw bytes
+/// and unchecked: for looking up tokens already verified (whose bytes were
+/// checked then). Anything unusual (no header, two headers, another scheme)
+/// gives `None` and is left to [`bearer_token`].
+pub fn bearer_bytes(headers: &HeaderMap) -> Option<&[u8]> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let first = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let value = first.as_bytes().trim_ascii();
+    let at = value.iter().position(|&b| b == b' ')?;
+    if !value[..at].eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    let rest = &value[at + 1..];
+    Some(&rest[rest.iter().take_while(|&&b| b == b' ').count()..])
+}
+
+/// The b64token alphabet of RFC 6750 §2.1, as a table (this runs over every
+/// byte of every bearer token).
+const B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] =
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        b += 1;
+    }
+    table
+};
+
+fn is_b64token(token: &[u8]) -> bool {
+    let padding = token.iter().rev().take_while(|&&b| b == b'=').count();
+    let body = &token[..token.len() - padding];
+    !body.is_empty() && body.iter().all(|&b| B64TOKEN[usize::from(b)])
 }
 
 /// The value of a header that must appear at most once.
 pub fn single_header(headers: &HeaderMap, name: &str) -> Result<Option<String>, ExtractError> {
+    Ok(single_header_str(headers, name)?.map(str::to_owned))
+}
+
+/// [`single_header`], borrowed from the request.
+fn single_header_str<'h>(
+    headers: &'h HeaderMap,
+    name: &str,
+) -> Result<Option<&'h str>, ExtractError> {
     let mut values = headers.get_all(name).iter();
     let Some(first) = values.next() else {
         return Ok(None);
@@ -101,7 +156,7 @@ pub fn single_header(headers: &HeaderMap, name: &str) -> Result<Option<String>, 
     }
     first
         .to_str()
-        .map(|s| Some(s.to_owned()))
+        .map(Some)
         .map_err(|_| ExtractError::Malformed)
 }
 
@@ -221,7 +276,49 @@ mod tests {
         assert_eq!(query_value(None, "key").unwrap(), None);
     }
 
+    /// Bearer extraction as RFC 6750 states it, step by step: the header
+    /// must be text, the scheme `Bearer`, the credential a b64token.
+    fn bearer_by_the_rfc(headers: &HeaderMap) -> Result<Option<String>, ExtractError> {
+        let Some(value) = single_header(headers, "authorization")? else {
+            return Ok(None);
+        };
+        let Some((scheme, rest)) = value.trim().split_once(' ') else {
+            return Ok(None);
+        };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Ok(None);
+        }
+        let token = rest.trim_start_matches(' ');
+        let body = token.trim_end_matches('=');
+        let alphabet = |b: u8| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        };
+        if body.is_empty() || !body.bytes().all(alphabet) {
+            return Err(ExtractError::Malformed);
+        }
+        Ok(Some(token.to_owned()))
+    }
+
     proptest! {
+        #[test]
+        fn bearer_extraction_follows_the_rfc(
+            scheme in prop::sample::select(vec!["Bearer", "bearer", "BEARER", "Basic", "Bear", ""]),
+            tail in prop::collection::vec(prop::sample::select(
+                b"ab.=-_~+/ \t\x80\xff!,".to_vec()), 0..12),
+        ) {
+            let mut value = scheme.as_bytes().to_vec();
+            value.extend_from_slice(&tail);
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_bytes(&value) {
+                h.insert("authorization", v);
+            }
+            prop_assert_eq!(bearer_token(&h), bearer_by_the_rfc(&h));
+            // The raw bytes used to find verified tokens are the same token.
+            if let Ok(Some(token)) = bearer_token(&h) {
+                prop_assert_eq!(bearer_bytes(&h), Some(token.as_bytes()));
+            }
+        }
+
         #[test]
         fn extraction_never_panics(auth in "\\PC{0,200}", cookie in "\\PC{0,200}", q in "\\PC{0,200}") {
             let mut h = HeaderMap::new();

@@ -182,6 +182,14 @@ async fn per_principal_limit_is_shared_by_two_gateways() {
     // GCRA admits the burst plus the rate over the elapsed time.
     let expected = 5.0 + 5.0 * secs;
     assert!(limited > 0, "never limited");
+    // Both outcomes are counted per limit on the admin listener.
+    let m = metrics(&a.gw).await;
+    for result in ["allowed", "limited"] {
+        let series = format!(
+            "palisade_ratelimit_decisions_total{{limit=\"limited-per-principal\",result=\"{result}\"}}"
+        );
+        assert!(m.contains(&series), "{series} missing from:\n{m}");
+    }
     assert!(
         (f64::from(admitted) - expected).abs() <= expected * 0.05 + 1.0,
         "admitted {admitted}, expected about {expected:.1}"

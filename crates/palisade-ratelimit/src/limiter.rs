@@ -39,6 +39,44 @@ pub struct Limit {
     pub cost: u64,
     rate_from_claim: Option<String>,
     pub shared: bool,
+    /// `palisade_ratelimit_decisions_total` for this limit, registered once
+    /// (a per-request registration would allocate and hash its labels).
+    decisions: DecisionCounters,
+    /// `RateLimit-Policy` and `RateLimit-Limit` for the configured rate.
+    fixed_headers: Arc<(HeaderValue, HeaderValue)>,
+}
+
+fn policy_value(rate: u64, window: Duration, burst: u64) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("{rate};w={};burst={burst}", ceil_secs(window))).ok()
+}
+
+#[derive(Clone)]
+struct DecisionCounters {
+    allowed: metrics::Counter,
+    limited: metrics::Counter,
+}
+
+impl std::fmt::Debug for DecisionCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DecisionCounters")
+    }
+}
+
+impl DecisionCounters {
+    fn register(limit: &str) -> Self {
+        DecisionCounters {
+            allowed: metrics::counter!(
+                "palisade_ratelimit_decisions_total",
+                "limit" => limit.to_string(),
+                "result" => "allowed"
+            ),
+            limited: metrics::counter!(
+                "palisade_ratelimit_decisions_total",
+                "limit" => limit.to_string(),
+                "result" => "limited"
+            ),
+        }
+    }
 }
 
 impl Limit {
@@ -74,6 +112,12 @@ impl Limit {
             cost: config.cost.max(1),
             rate_from_claim: config.rate_from_claim.clone(),
             shared: config.shared,
+            decisions: DecisionCounters::register(&config.name),
+            fixed_headers: Arc::new((
+                policy_value(config.rate, config.per.0, burst)
+                    .ok_or_else(|| err("policy header".into()))?,
+                HeaderValue::from(burst),
+            )),
         })
     }
 
@@ -172,6 +216,9 @@ pub struct LimitStatus {
     pub reset_after: Duration,
     pub retry_after: Option<Duration>,
     pub backend: Backend,
+    /// `RateLimit-Policy` and `RateLimit-Limit`, built once per limit when
+    /// this request's rate is the limit's own (not from a claim).
+    pub fixed_headers: Option<Arc<(HeaderValue, HeaderValue)>>,
 }
 
 /// The verdict on one request.
@@ -200,11 +247,15 @@ impl RateLimitOutcome {
         if s.backend == Backend::Unavailable {
             return vec![(http::header::RETRY_AFTER, HeaderValue::from(1u64))];
         }
-        let mut out = vec![
-            (
-                HeaderName::from_static("ratelimit-limit"),
+        let (policy, limit) = match &s.fixed_headers {
+            Some(fixed) => (Some(fixed.0.clone()), fixed.1.clone()),
+            None => (
+                policy_value(s.rate, s.window, s.burst),
                 HeaderValue::from(s.burst),
             ),
+        };
+        let mut out = vec![
+            (HeaderName::from_static("ratelimit-limit"), limit),
             (
                 HeaderName::from_static("ratelimit-remaining"),
                 HeaderValue::from(s.remaining),
@@ -214,12 +265,7 @@ impl RateLimitOutcome {
                 HeaderValue::from(ceil_secs(s.reset_after)),
             ),
         ];
-        if let Ok(policy) = HeaderValue::from_str(&format!(
-            "{};w={};burst={}",
-            s.rate,
-            ceil_secs(s.window),
-            s.burst
-        )) {
+        if let Some(policy) = policy {
             out.push((HeaderName::from_static("ratelimit-policy"), policy));
         }
         if let Some(retry) = s.retry_after {
@@ -426,12 +472,11 @@ fn status_of(
     period: Duration,
     burst: u64,
 ) -> LimitStatus {
-    metrics::counter!(
-        "palisade_ratelimit_decisions_total",
-        "limit" => limit.name.to_string(),
-        "result" => if d.allowed { "allowed" } else { "limited" }
-    )
-    .increment(1);
+    if d.allowed {
+        limit.decisions.allowed.increment(1);
+    } else {
+        limit.decisions.limited.increment(1);
+    }
     LimitStatus {
         name: Arc::clone(&limit.name),
         rate,
@@ -441,6 +486,8 @@ fn status_of(
         reset_after: Duration::from_micros(d.reset_after_us),
         retry_after: (!d.allowed).then(|| Duration::from_micros(d.retry_after_us)),
         backend,
+        fixed_headers: (rate == limit.rate && period == limit.period && burst == limit.burst)
+            .then(|| Arc::clone(&limit.fixed_headers)),
     }
 }
 
