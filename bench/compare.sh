@@ -27,6 +27,8 @@ MIXES=${MIXES:-$DEFAULT_MIXES}
 CONFIGS=${CONFIGS:-$DEFAULT_CONFIGS}
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 PALISADE_BIN=${PALISADE_BIN:-}
+# Requests counted per configuration and mix under cachegrind (0: skip).
+INSTRUCTIONS=${INSTRUCTIONS:-0}
 
 DEBIAN_CRS_RULES=/usr/share/modsecurity-crs/rules
 DEBIAN_CRS_SETUP=/etc/modsecurity/crs/crs-setup.conf
@@ -48,6 +50,7 @@ install_missing_packages() {
     command -v openssl >/dev/null || missing+=(openssl)
     [ -f "$MODSEC_MODULE" ] || missing+=(libnginx-mod-http-modsecurity)
     [ -d "$DEBIAN_CRS_RULES" ] && [ -f "$DEBIAN_CRS_SETUP" ] || missing+=(modsecurity-crs)
+    if [ "$INSTRUCTIONS" -gt 0 ] && ! command -v valgrind >/dev/null; then missing+=(valgrind); fi
     [ ${#missing[@]} -eq 0 ] && return 0
     [ "$(id -u)" -eq 0 ] || die "missing packages (${missing[*]}); run as root or install them: apt-get install ${missing[*]}"
     command -v apt-get >/dev/null || die "missing packages (${missing[*]}) and no apt-get"
@@ -341,6 +344,8 @@ serve_supports --openapi ||
 find_modsec_recommended >/dev/null || SKIPPED[nginx-modsec-crs]="no ModSecurity recommended configuration found"
 
 # start_proxy CONFIG -> sets PROXY_PID, PROXY_PORT; returns 1 with a reason in START_ERROR
+# A command the gateway is started under (cachegrind, when counting instructions).
+PROXY_WRAPPER=()
 start_proxy() {
     local config=$1 dir=$WORK/$1
     mkdir -p "$dir"
@@ -363,8 +368,8 @@ start_proxy() {
             args+=(--mode block --config "$dir/identity.toml") ;;
         palisade-idle) args+=(--mode block --config "$dir/limits.toml") ;;
         esac
-        echo "$PALISADE_BIN ${args[*]}" >"$dir/command"
-        "$PALISADE_BIN" "${args[@]}" >"$dir/palisade.log" 2>&1 &
+        echo "${PROXY_WRAPPER[*]} $PALISADE_BIN ${args[*]}" >"$dir/command"
+        "${PROXY_WRAPPER[@]}" "$PALISADE_BIN" "${args[@]}" >"$dir/palisade.log" 2>&1 &
         PROXY_PID=$!
         STARTED_PIDS+=("$PROXY_PID")
         ;;
@@ -615,6 +620,78 @@ if [ "$IDLE_CONNS" -gt 0 ]; then
         log "$config: open ${IDLE_OPEN[$config]:-?}, RSS ${IDLE_BEFORE[$config]:-?} -> ${IDLE_AFTER[$config]:-?} kB ${IDLE_NOTE[$config]:-}"
     done
 fi
+
+# ------------------------------------------------ instructions per request ----
+
+# User-space instructions per request, counted by cachegrind: unlike req/s
+# and CPU time, this count does not move with the machine's load. A figure is
+# the difference between two runs of the gateway under cachegrind, one sent
+# INSTR_WARM requests and one INSTR_WARM + INSTRUCTIONS, divided by
+# INSTRUCTIONS, so that start-up, loading and shutdown cancel out. Kernel
+# work (the loopback TCP both proxies pay) is not counted.
+declare -A INSTR
+INSTR_WARM=50
+
+# send_mix MIX PORT COUNT: COUNT requests of the mix, one after another on
+# one keep-alive connection.
+send_mix() {
+    local mix=$1 port=$2 count=$3 list path body=()
+    case $mix in
+    get) path="/api/products?q=desk&category=office&limit=20&page=2&sort=price" ;;
+    post1k)
+        path="/api/orders"
+        body=(-H 'Content-Type: application/json' --data-binary "@$BENCH_DIR/wrk/order-1k.json") ;;
+    post16k)
+        path="/api/products/import"
+        body=(-H 'Content-Type: application/json' --data-binary "@$BENCH_DIR/wrk/catalog-16k.json") ;;
+    esac
+    list=$(mktemp)
+    for _ in $(seq 1 "$count"); do
+        printf 'url = "http://127.0.0.1:%s%s"\noutput = "/dev/null"\n' "$port" "$path"
+    done >"$list"
+    curl -s --max-time 900 -H 'Accept: application/json' "${AUTH_ARGS[@]}" "${body[@]}" -K "$list" || true
+    rm -f "$list"
+}
+
+# count_instructions CONFIG MIX REQUESTS: prints the gateway's instruction
+# count for a run that served REQUESTS requests of the mix.
+count_instructions() {
+    local config=$1 mix=$2 requests=$3 out
+    out="$WORK/$config/cachegrind-$mix-$requests.out"
+    mkdir -p "$WORK/$config"
+    PROXY_WRAPPER=(valgrind --tool=cachegrind --cache-sim=no "--cachegrind-out-file=$out")
+    if ! start_proxy "$config"; then
+        PROXY_WRAPPER=()
+        return 1
+    fi
+    PROXY_WRAPPER=()
+    send_mix "$mix" "$PROXY_PORT" "$requests"
+    # SIGINT lets the gateway exit normally, which is when cachegrind writes.
+    kill -INT "$PROXY_PID" 2>/dev/null || true
+    for _ in $(seq 1 600); do
+        kill -0 "$PROXY_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    stop_pid "$PROXY_PID"
+    awk '/^summary:/ { print $2 }' "$out" 2>/dev/null
+}
+
+if [ "$INSTRUCTIONS" -gt 0 ]; then
+    BENCH_AUTHORIZATION="Bearer $BENCH_TOKEN"
+    AUTH_ARGS=(-H "Authorization: $BENCH_AUTHORIZATION")
+    for config in "${ACTIVE_CONFIGS[@]}"; do
+        case $config in palisade-*) ;; *) continue ;; esac
+        for mix in "${MIX_LIST[@]}"; do
+            log "$config/$mix: counting instructions (cachegrind, $INSTR_WARM then $((INSTR_WARM + INSTRUCTIONS)) requests)"
+            base=$(count_instructions "$config" "$mix" "$INSTR_WARM") || continue
+            more=$(count_instructions "$config" "$mix" $((INSTR_WARM + INSTRUCTIONS))) || continue
+            if [ -n "$base" ] && [ -n "$more" ]; then
+                INSTR[$config/$mix]=$(((more - base) / INSTRUCTIONS))
+                log "$config/$mix: ${INSTR[$config/$mix]} instructions per request"
+            fi
+        done
+    done
+fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --------------------------------------------------------------- report ----
@@ -638,6 +715,7 @@ report() {
     [ "$CONFIGS" = "$DEFAULT_CONFIGS" ] || settings="$settings CONFIGS=\"$CONFIGS\""
     [ "$MIXES" = "$DEFAULT_MIXES" ] || settings="$settings MIXES=\"$MIXES\""
     [ "$IDLE_CONNS" = 10000 ] || settings="$settings IDLE_CONNS=$IDLE_CONNS"
+    [ "$INSTRUCTIONS" = 0 ] || settings="$settings INSTRUCTIONS=$INSTRUCTIONS"
     echo "- command: \`$settings bench/compare.sh\` (wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, after a $WARMUP warm-up that is not recorded; medians of $ROUNDS round(s) with the order of configurations rotated)"
     echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); load average before $LOAD_BEFORE, after $LOAD_AFTER"
     echo "- palisade: $("$PALISADE_BIN" --version 2>/dev/null | head -1) at $git_rev, $BUILD_LABEL"
@@ -696,6 +774,19 @@ report() {
     for mix in "${MIX_LIST[@]}"; do
         echo "| $mix | $(ratio "${RPS[palisade-openapi/$mix]:-}" "${RPS[palisade-block/$mix]:-}") | ${CPU_US[palisade-block/$mix]:-—} / ${CPU_US[palisade-openapi/$mix]:-—} µs |"
     done
+    if [ "$INSTRUCTIONS" -gt 0 ]; then
+        echo
+        echo "User-space instructions per request (cachegrind; the difference between $INSTR_WARM and $((INSTR_WARM + INSTRUCTIONS)) requests on one keep-alive connection, divided by $INSTRUCTIONS; kernel work not counted):"
+        echo
+        echo "| configuration | $(printf '%s | ' "${MIX_LIST[@]}")"
+        echo "| --- | $(printf -- '---: | %.0s' "${MIX_LIST[@]}")"
+        for config in "${CONFIG_LIST[@]}"; do
+            case $config in palisade-*) ;; *) continue ;; esac
+            local row="| $config |"
+            for mix in "${MIX_LIST[@]}"; do row="$row ${INSTR[$config/$mix]:-—} |"; done
+            echo "$row"
+        done
+    fi
     echo
     echo "## Bars"
     echo

@@ -4,9 +4,13 @@
 //! (needs ../shared/crs-v4.28.0; skips with a notice when it is absent).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use palisade_waf::{RequestInput, Waf, WafConfig};
+use palisade_waf::{Waf, WafConfig};
 use std::hint::black_box;
 use std::path::Path;
+
+#[path = "support/requests.rs"]
+mod requests;
+use requests::{get_5_params, json_body, json_post};
 
 fn crs() -> Option<Waf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/crs-v4.28.0");
@@ -17,51 +21,10 @@ fn crs() -> Option<Waf> {
     Some(Waf::load(&WafConfig::crs(dir, 1)).expect("CRS loads"))
 }
 
-fn headers(request: RequestInput) -> RequestInput {
-    request
-        .header("Host", "api.example.com")
-        .header(
-            "User-Agent",
-            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36",
-        )
-        .header("Accept", "application/json")
-        .header("Accept-Language", "en-US,en;q=0.9")
-        .header("Accept-Encoding", "gzip, deflate, br")
-        .header(
-            "Cookie",
-            "session=4f1c2a9b8e7d6c5b4a39281706f5e4d3; theme=dark",
-        )
-}
-
-/// A JSON document of roughly `target` bytes shaped like an API payload.
-fn json_body(target: usize) -> Vec<u8> {
-    let mut items = Vec::new();
-    let mut size = 0;
-    let mut n = 0;
-    while size < target {
-        let item = format!(
-            r#"{{"id":{n},"name":"Widget number {n}","description":"A sturdy widget for everyday use, model {n}","price":{}.99,"tags":["tools","home","garden"],"in_stock":true}}"#,
-            n * 3 + 7
-        );
-        size += item.len() + 1;
-        items.push(item);
-        n += 1;
-    }
-    format!(
-        r#"{{"order":{{"customer":"alice@example.com","items":[{}]}}}}"#,
-        items.join(",")
-    )
-    .into_bytes()
-}
-
 fn bench(c: &mut Criterion) {
     let Some(waf) = crs() else { return };
-    let get = headers(RequestInput::new(
-        "GET",
-        "/api/v1/products?category=tools&sort=price&order=asc&page=2&limit=50",
-    ));
-    let post = headers(RequestInput::new("POST", "/api/v1/orders"))
-        .header("Content-Type", "application/json");
+    let get = get_5_params();
+    let post = json_post();
     let small = json_body(1024);
     let large = json_body(16 * 1024);
 

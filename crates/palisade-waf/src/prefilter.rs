@@ -1,8 +1,9 @@
 //! One literal scan per value instead of one regex search per rule.
 //!
 //! For every `@rx` pattern the literals any match must start with are
-//! extracted (when that set is finite and contains no empty string). All of
-//! these literals go into one case-insensitive Aho-Corasick automaton. For
+//! extracted (when that set is finite and contains no empty string); every
+//! `@pm` phrase list is such a set as it stands. All of these literals go
+//! into one case-insensitive Aho-Corasick automaton. For
 //! each transformed value the engine scans it once and records which
 //! literals occur; a rule whose literals are all absent cannot match, so its
 //! regex is not run. Cost therefore grows with the length of the values, not
