@@ -78,10 +78,23 @@ impl ResponseTracker {
         while let Some(&byte) = bytes.get(index) {
             match self.phase {
                 Phase::Head => {
-                    index += 1;
+                    // A line at a time: heads are hyper's own, well-formed
+                    // output, and searching for the line end is far cheaper
+                    // than stepping through every byte.
                     self.head_started = true;
-                    if let Some(head) = self.head_byte(byte) {
-                        return (index, Some(head));
+                    let rest = bytes.get(index..).unwrap_or_default();
+                    match memchr::memchr(b'\n', rest) {
+                        Some(end) => {
+                            self.keep_line_bytes(rest.get(..end).unwrap_or_default());
+                            index += end + 1;
+                            if let Some(head) = self.end_line() {
+                                return (index, Some(head));
+                            }
+                        }
+                        None => {
+                            self.keep_line_bytes(rest);
+                            index = bytes.len();
+                        }
                     }
                 }
                 Phase::Body(ResponseBody::None) => self.phase = Phase::Head,
@@ -133,14 +146,21 @@ impl ResponseTracker {
         };
     }
 
-    fn head_byte(&mut self, byte: u8) -> Option<ResponseHead> {
-        if byte != b'\n' {
-            if let Some(slot) = self.line.get_mut(self.line_len) {
-                *slot = byte;
-            }
-            self.line_len = self.line_len.saturating_add(1);
-            return None;
+    /// Adds bytes of the current head line (no line end among them); only
+    /// the first `LINE_KEEP` are kept, the length counts them all.
+    fn keep_line_bytes(&mut self, part: &[u8]) {
+        let start = self.line_len.min(LINE_KEEP);
+        let take = part.len().min(LINE_KEEP - start);
+        if let (Some(slots), Some(kept)) =
+            (self.line.get_mut(start..start + take), part.get(..take))
+        {
+            slots.copy_from_slice(kept);
         }
+        self.line_len = self.line_len.saturating_add(part.len());
+    }
+
+    /// The head line just ended: the status line, a header, or the end of the head.
+    fn end_line(&mut self) -> Option<ResponseHead> {
         let kept = self.line_len.min(LINE_KEEP);
         let mut line = self.line.get(..kept).unwrap_or_default();
         if let [rest @ .., b'\r'] = line {
@@ -284,6 +304,43 @@ HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n";
         }
         assert_eq!(statuses, vec![100, 200, 200, 204, 101]);
         assert!(split.at_boundary());
+    }
+
+    proptest::proptest! {
+        /// However hyper's output is cut into writes, the same responses are
+        /// seen, long header lines included.
+        #[test]
+        fn any_split_of_the_stream_gives_the_same_responses(
+            filler in proptest::collection::vec(0usize..150, 1..6),
+            cuts in proptest::collection::vec(1usize..40, 1..40),
+        ) {
+            let mut stream = Vec::new();
+            let mut expected = Vec::new();
+            for (n, width) in filler.iter().enumerate() {
+                // Statuses that carry a body (not 1xx, 204 or 304).
+                let status = 400 + n as u16;
+                stream.extend_from_slice(
+                    format!("HTTP/1.1 {status} OK\r\nx-filler: {}\r\ncontent-length: 3\r\n\r\nabc", "f".repeat(*width))
+                        .as_bytes(),
+                );
+                expected.push(status);
+            }
+            let mut whole = ResponseTracker::default();
+            proptest::prop_assert_eq!(heads(&mut whole, &stream, default_body), expected.clone());
+            let mut split = ResponseTracker::default();
+            let mut statuses = Vec::new();
+            let mut rest = stream.as_slice();
+            for cut in cuts.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (piece, tail) = rest.split_at((*cut).min(rest.len()));
+                statuses.extend(heads(&mut split, piece, default_body));
+                rest = tail;
+            }
+            proptest::prop_assert_eq!(statuses, expected);
+            proptest::prop_assert!(split.at_boundary());
+        }
     }
 
     #[test]
