@@ -2,7 +2,7 @@
 
 use crate::config::TokenLocation;
 use http::header::{AUTHORIZATION, COOKIE};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 
 /// Longest credential accepted from any location.
 pub const MAX_CREDENTIAL_LEN: usize = 16 * 1024;
@@ -62,29 +62,17 @@ pub fn extract_token(
 
 /// `Authorization: Bearer <b64token>` (RFC 6750 §2.1). Other schemes yield `None`.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, ExtractError> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let Some(first) = values.next() else {
+    let Some(value) = single_value(headers, AUTHORIZATION.as_str())? else {
         return Ok(None);
     };
-    if values.next().is_some() {
-        return Err(ExtractError::Ambiguous);
-    }
-    if first.len() > MAX_CREDENTIAL_LEN {
-        return Err(ExtractError::TooLong);
-    }
-    let value = first.as_bytes().trim_ascii();
-    let split = value.iter().position(|&b| b == b' ');
-    let bearer = split.is_some_and(|at| value[..at].eq_ignore_ascii_case(b"bearer"));
-    let (Some(at), true) = (split, bearer) else {
+    let Some(token) = bearer_credential(value.as_bytes()) else {
         // Another scheme: not ours, but a value a header may not carry is
         // still refused.
-        return match first.to_str() {
+        return match value.to_str() {
             Ok(_) => Ok(None),
             Err(_) => Err(ExtractError::Malformed),
         };
     };
-    let rest = &value[at + 1..];
-    let token = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
     // A b64token is visible ASCII, so checking its alphabet also checks
     // what `HeaderValue::to_str` would.
     if !is_b64token(token) {
@@ -100,12 +88,14 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, ExtractError>
 /// checked then). Anything unusual (no header, two headers, another scheme)
 /// gives `None` and is left to [`bearer_token`].
 pub fn bearer_bytes(headers: &HeaderMap) -> Option<&[u8]> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let first = values.next()?;
-    if values.next().is_some() {
-        return None;
-    }
-    let value = first.as_bytes().trim_ascii();
+    let value = single_value(headers, AUTHORIZATION.as_str()).ok()??;
+    bearer_credential(value.as_bytes())
+}
+
+/// What follows `Bearer` and its spaces in an `Authorization` value, or
+/// `None` for another scheme.
+fn bearer_credential(value: &[u8]) -> Option<&[u8]> {
+    let value = value.trim_ascii();
     let at = value.iter().position(|&b| b == b' ')?;
     if !value[..at].eq_ignore_ascii_case(b"bearer") {
         return None;
@@ -144,6 +134,21 @@ fn single_header_str<'h>(
     headers: &'h HeaderMap,
     name: &str,
 ) -> Result<Option<&'h str>, ExtractError> {
+    match single_value(headers, name)? {
+        Some(value) => value
+            .to_str()
+            .map(Some)
+            .map_err(|_| ExtractError::Malformed),
+        None => Ok(None),
+    }
+}
+
+/// The one value of a header that must appear at most once, within the
+/// credential size limit.
+fn single_value<'h>(
+    headers: &'h HeaderMap,
+    name: &str,
+) -> Result<Option<&'h HeaderValue>, ExtractError> {
     let mut values = headers.get_all(name).iter();
     let Some(first) = values.next() else {
         return Ok(None);
@@ -154,10 +159,7 @@ fn single_header_str<'h>(
     if first.len() > MAX_CREDENTIAL_LEN {
         return Err(ExtractError::TooLong);
     }
-    first
-        .to_str()
-        .map(Some)
-        .map_err(|_| ExtractError::Malformed)
+    Ok(Some(first))
 }
 
 /// The value of cookie `name`; the same cookie twice is ambiguous.
