@@ -2,10 +2,8 @@
 //! gateway: every ambiguous request is refused (400, or 414/431 for size) and
 //! the connection closed; the upstream never sees the smuggled request.
 
-mod common;
-
+use crate::common::*;
 use bytes::Bytes;
-use common::*;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};

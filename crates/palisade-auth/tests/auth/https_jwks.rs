@@ -1,9 +1,7 @@
 //! JWKS fetched over real TLS from a local server with a test CA.
 
-mod common;
-
+use crate::common::*;
 use bytes::Bytes;
-use common::*;
 use http_body_util::Full;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;

@@ -1,10 +1,8 @@
 //! Monitor mode, per-route exclusions, and TLS towards the upstream (CA
 //! verification and SPKI pinning).
 
-mod common;
-
+use crate::common::*;
 use bytes::Bytes;
-use common::*;
 use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use palisade_test_util::certs::TestPki;

@@ -1,9 +1,7 @@
 //! JWT attack suite against a real engine, with keys served by a local JWKS
 //! server that counts every request it receives.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use http::{Method, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use palisade_auth::{AuthConfig, AuthEngine, AuthOutcome};

@@ -1,9 +1,7 @@
 //! Route authorization (BFLA), API keys, signed requests, introspection and
 //! identity headers through the engine.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use http::{HeaderValue, Method, StatusCode};
 use palisade_auth::apikey::NewApiKey;
 use palisade_auth::signature::{canonical_string, sign};

@@ -1,10 +1,8 @@
 //! TLS termination (HTTP/1.1 and HTTP/2 through ALPN), HSTS, the HTTPS
 //! redirect listener, cleartext HTTP/2, and WebSocket upgrades.
 
-mod common;
-
+use crate::common::*;
 use bytes::Bytes;
-use common::*;
 use http::{Request, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};

@@ -1,8 +1,6 @@
 //! Loads `examples/identity/palisade.toml` with the identity and abuse
 //! sections and checks the behaviour its README promises.
 
-mod common;
-
 use http::{HeaderValue, Method, StatusCode};
 use palisade_auth::{AuthConfig, AuthEngine};
 use palisade_core::{Action, DecisionPolicy, Detector, Phase, RequestHead, Transaction};
@@ -105,7 +103,7 @@ fn example_access_rules() {
 
 #[tokio::test]
 async fn example_limits_and_login_protection_through_redis() {
-    let Some(redis) = common::RedisServer::start() else {
+    let Some(redis) = crate::common::RedisServer::start() else {
         return;
     };
     let mut config = load();

@@ -2,9 +2,7 @@
 //! whole gateway: JWT on /api/**, admin scope, per-principal limit shared
 //! through a real Redis, login brute-force defence, identity headers.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use http::Method;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

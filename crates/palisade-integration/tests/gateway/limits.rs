@@ -1,8 +1,6 @@
 //! Every DoS limit, over real sockets.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use http::Method;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,6 +1,4 @@
-mod common;
-
-use common::{event, simple};
+use crate::common::{event, simple};
 use palisade_core::{Action, Category, Finding, Latencies, Location, SecurityEvent, Severity};
 use palisade_events::{
     render_json, EventPipeline, EventQuery, EventSink, EventStore, EventsConfig, JsonlSink,

@@ -1,9 +1,7 @@
 //! Upstream TLS over real sockets: CA verification, SPKI pinning, server name
 //! override and client certificates.
 
-mod common;
-
-use common::{serve_one, GREETING};
+use crate::common::{serve_one, GREETING};
 use palisade_test_util::certs::{CertFiles, TestPki};
 use palisade_tls::{
     build_client_config, build_server_config, ClientAuthConfig, ServerTlsConfig, TlsAcceptor,

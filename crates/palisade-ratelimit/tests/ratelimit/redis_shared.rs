@@ -1,8 +1,6 @@
 //! Shared limits and brute-force counting against a real redis-server.
 
-mod common;
-
-use common::RedisServer;
+use crate::common::RedisServer;
 use http::Method;
 use palisade_core::{Category, Principal, PrincipalKind, RequestHead, Transaction};
 use palisade_ratelimit::{

@@ -1,9 +1,7 @@
 //! Configuration reload under load, refused invalid configurations, the event
 //! store and the admin endpoints.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use http::Method;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,8 +1,6 @@
 //! Runs alone in its own process: it installs a global metrics recorder.
 
-mod common;
-
-use common::simple;
+use crate::common::simple;
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use palisade_events::{EventSink, SqliteSink, SqliteSinkOptions, METRIC_DROPPED, METRIC_WRITTEN};
 use std::collections::HashMap;

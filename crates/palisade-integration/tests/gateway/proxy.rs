@@ -1,9 +1,7 @@
 //! Proxying basics: forwarding, forwarding headers, hop-by-hop headers,
 //! client address resolution and response hygiene.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use http::Method;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,4 @@
-mod common;
-
-use common::{event, simple};
+use crate::common::{event, simple};
 use palisade_core::{Action, Category};
 use palisade_events::{
     BreakReason, EventQuery, EventSink, EventStore, Retention, SqliteSink, SqliteSinkOptions,

@@ -1,9 +1,7 @@
 //! Listener TLS over real sockets: SNI selection, protocol versions, ALPN, mTLS and the
 //! handshake deadline.
 
-mod common;
-
-use common::{handshake, serve_one, ClientBuilder};
+use crate::common::{handshake, serve_one, ClientBuilder};
 use palisade_test_util::certs::TestPki;
 use palisade_tls::rustls::{self, ProtocolVersion};
 use palisade_tls::{
