@@ -388,7 +388,7 @@ impl OpenApiDetector {
             );
             pairs.truncate(self.policy.limits.max_query_pairs);
         }
-        let cookies: Vec<(String, String)> = tx
+        let cookies: Vec<params::Pair<'_>> = tx
             .request
             .headers
             .get_all(http::header::COOKIE)
@@ -397,6 +397,9 @@ impl OpenApiDetector {
             .flat_map(params::cookie_pairs)
             .collect();
         let mut absorbs_unknown_query = false;
+        // One validator for every parameter: its buffers are reused.
+        let mut validator =
+            Validator::new(&self.spec.arena, self.options(op, Direction::Request, true));
         for param in &op.parameters {
             let shape = param
                 .schema
@@ -426,7 +429,7 @@ impl OpenApiDetector {
             let raw: Result<Option<Value>, Malformed> = match param.location {
                 ParamIn::Path => match path_params.iter().find(|(n, _)| *n == param.name) {
                     Some((_, raw)) if param.json_content => {
-                        Ok(Some(Value::String(params::decode(raw, false))))
+                        Ok(Some(Value::String(params::decode(raw, false).into_owned())))
                     }
                     Some((_, raw)) => params::path_value(param, raw, shape).map(Some),
                     None => Ok(None),
@@ -506,12 +509,9 @@ impl OpenApiDetector {
                 continue;
             }
             let Some(schema) = param.schema else { continue };
-            let mut validator = Validator::new(
-                &self.spec.arena,
-                self.options(op, Direction::Request, !param.json_content),
-            );
+            validator.set_options(self.options(op, Direction::Request, !param.json_content));
             if !validator.validate(schema, &value) {
-                for violation in validator.errors {
+                for violation in validator.errors.drain(..) {
                     let sub = violation.location.strip_prefix('$').unwrap_or("");
                     let where_ = format!("{}{sub}", label());
                     findings.push(self.violation_finding(
@@ -525,11 +525,11 @@ impl OpenApiDetector {
             }
         }
         if self.strict(op) && !absorbs_unknown_query {
+            let fixed_query = op.template.split_once('?').map(|(_, q)| q);
             for (key, _) in &pairs {
                 let base = key.split('[').next().unwrap_or(key);
-                let fixed_in_template = op.template.split_once('?').is_some_and(|(_, q)| {
-                    q.split('&').any(|kv| kv.split('=').next() == Some(base))
-                });
+                let fixed_in_template = fixed_query
+                    .is_some_and(|q| q.split('&').any(|kv| kv.split('=').next() == Some(base)));
                 let known = fixed_in_template
                     || op
                         .parameters

@@ -4,6 +4,7 @@
 use crate::schema::{SchemaArena, SchemaId, TypeSet};
 use crate::spec::{Parameter, Style};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Bound on bracket nesting in `a[b][c]` keys.
 const MAX_BRACKET_DEPTH: usize = 16;
@@ -12,27 +13,37 @@ const MAX_BRACKET_DEPTH: usize = 16;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Malformed(pub(crate) &'static str);
 
-/// Percent-decodes `raw`, with `+` as space when `plus_is_space`.
-pub(crate) fn decode(raw: &str, plus_is_space: bool) -> String {
+/// A decoded name and value from a query string, form body or cookie header.
+pub(crate) type Pair<'a> = (Cow<'a, str>, Cow<'a, str>);
+
+/// Percent-decodes `raw`, with `+` as space when `plus_is_space`; borrows
+/// `raw` when there is nothing to decode (most names and values).
+pub(crate) fn decode(raw: &str, plus_is_space: bool) -> Cow<'_, str> {
+    let plain = !raw
+        .bytes()
+        .any(|b| b == b'%' || (plus_is_space && b == b'+'));
+    if plain {
+        return Cow::Borrowed(raw);
+    }
     if plus_is_space && raw.contains('+') {
         let spaced = raw.replace('+', " ");
-        return percent_encoding::percent_decode_str(&spaced)
-            .decode_utf8_lossy()
-            .into_owned();
+        return Cow::Owned(
+            percent_encoding::percent_decode_str(&spaced)
+                .decode_utf8_lossy()
+                .into_owned(),
+        );
     }
-    percent_encoding::percent_decode_str(raw)
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_encoding::percent_decode_str(raw).decode_utf8_lossy()
 }
 
 /// `a=1&b=2` into decoded pairs, in order.
-pub(crate) fn parse_pairs(query: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_pairs(query: &str) -> Vec<Pair<'_>> {
     query
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|pair| match pair.split_once('=') {
             Some((k, v)) => (decode(k, true), decode(v, true)),
-            None => (decode(pair, true), String::new()),
+            None => (decode(pair, true), Cow::Borrowed("")),
         })
         .collect()
 }
@@ -193,19 +204,18 @@ pub(crate) fn header_value(
 /// A query (or cookie) parameter from all decoded pairs; `None` when absent.
 pub(crate) fn query_value(
     param: &Parameter,
-    pairs: &[(String, String)],
+    pairs: &[Pair<'_>],
     shape: Shape,
     schema_properties: &[&str],
 ) -> Result<Option<Value>, Malformed> {
     let name = param.name.as_str();
     if param.style == Style::DeepObject {
-        let prefix = format!("{name}[");
         let mut root = Value::Object(Map::new());
         let mut found = false;
         for (key, value) in pairs {
-            if let Some(rest) = key.strip_prefix(&prefix) {
+            if let Some(rest) = key.strip_prefix(name).filter(|r| r.starts_with('[')) {
                 found = true;
-                insert_bracketed(&mut root, &format!("[{rest}"), value.clone())?;
+                insert_bracketed(&mut root, rest, value.clone().into_owned())?;
             }
         }
         return Ok(found.then_some(root));
@@ -214,66 +224,65 @@ pub(crate) fn query_value(
         // Each property is its own query key.
         let mut map = Map::new();
         for (key, value) in pairs {
-            if schema_properties.contains(&key.as_str()) {
-                map.insert(key.clone(), Value::String(value.clone()));
+            if schema_properties.contains(&key.as_ref()) {
+                map.insert(
+                    key.clone().into_owned(),
+                    Value::String(value.clone().into_owned()),
+                );
             }
         }
         return Ok((!map.is_empty()).then_some(Value::Object(map)));
     }
-    let bracketed = format!("{name}[]");
-    let values: Vec<&str> = pairs
+    // `name` or `name[]`.
+    let mut values = pairs
         .iter()
-        .filter(|(k, _)| k == name || *k == bracketed)
-        .map(|(_, v)| v.as_str())
-        .collect();
-    if values.is_empty() {
+        .filter(|(k, _)| {
+            k.strip_prefix(name)
+                .is_some_and(|rest| rest.is_empty() || rest == "[]")
+        })
+        .map(|(_, v)| v.as_ref());
+    let Some(first) = values.next() else {
         return Ok(None);
-    }
+    };
     let separator = match param.style {
         Style::SpaceDelimited => ' ',
         Style::PipeDelimited => '|',
         _ => ',',
     };
+    // Every form but exploded arrays takes the parameter once: given twice,
+    // which one the upstream reads is ambiguous (parameter pollution).
+    let exploded_array = shape == Shape::Array && param.explode && param.style == Style::Form;
+    if !exploded_array && values.next().is_some() {
+        return Err(match shape {
+            Shape::Primitive => Malformed("parameter pollution"),
+            _ => Malformed("style"),
+        });
+    }
     Ok(Some(match shape {
-        Shape::Array if param.explode && param.style == Style::Form => Value::Array(
-            values
-                .iter()
-                .map(|v| Value::String((*v).to_owned()))
+        Shape::Array if exploded_array => Value::Array(
+            std::iter::once(first)
+                .chain(values)
+                .map(|v| Value::String(v.to_owned()))
                 .collect(),
         ),
-        Shape::Array => {
-            let [single] = values.as_slice() else {
-                return Err(Malformed("style"));
-            };
-            split_list(single, separator)
-        }
+        Shape::Array => split_list(first, separator),
         Shape::Object => {
-            let [single] = values.as_slice() else {
-                return Err(Malformed("style"));
-            };
-            let items: Vec<&str> = single.split(separator).collect();
+            let items: Vec<&str> = first.split(separator).collect();
             pairs_to_object(&items)?
         }
-        Shape::Primitive => match values.as_slice() {
-            [single] => Value::String((*single).to_owned()),
-            // The same scalar given twice: which one the upstream reads is ambiguous.
-            _ => return Err(Malformed("parameter pollution")),
-        },
+        Shape::Primitive => Value::String(first.to_owned()),
     }))
 }
 
 /// `Cookie: a=1; b=2` into pairs.
-pub(crate) fn cookie_pairs(header: &str) -> Vec<(String, String)> {
-    header
-        .split(';')
-        .filter_map(|c| {
-            let (k, v) = c.trim().split_once('=')?;
-            Some((
-                k.trim().to_owned(),
-                decode(v.trim().trim_matches('"'), false),
-            ))
-        })
-        .collect()
+pub(crate) fn cookie_pairs(header: &str) -> impl Iterator<Item = Pair<'_>> {
+    header.split(';').filter_map(|c| {
+        let (k, v) = c.trim().split_once('=')?;
+        Some((
+            Cow::Borrowed(k.trim()),
+            decode(v.trim().trim_matches('"'), false),
+        ))
+    })
 }
 
 /// Inserts `value` under a bracket path such as `[a][b][]` or `[0]`.
@@ -362,20 +371,21 @@ pub(crate) fn form_object(body: &str) -> Result<Value, Malformed> {
                 let slot = map
                     .entry(name.to_owned())
                     .or_insert_with(|| Value::Object(Map::new()));
-                insert_bracketed(slot, brackets, value)?;
+                insert_bracketed(slot, brackets, value.into_owned())?;
             }
             _ => {
                 let Value::Object(map) = &mut root else {
                     return Err(Malformed("style"));
                 };
-                match map.get_mut(&key) {
+                let value = Value::String(value.into_owned());
+                match map.get_mut(key.as_ref()) {
                     None => {
-                        map.insert(key, Value::String(value));
+                        map.insert(key.into_owned(), value);
                     }
-                    Some(Value::Array(items)) => items.push(Value::String(value)),
+                    Some(Value::Array(items)) => items.push(value),
                     Some(existing) => {
                         let first = std::mem::take(existing);
-                        *existing = Value::Array(vec![first, Value::String(value)]);
+                        *existing = Value::Array(vec![first, value]);
                     }
                 }
             }
@@ -605,8 +615,38 @@ mod style_tests {
         p.name = "absent".into();
         assert_eq!(query_value(&p, &pairs, Shape::Object, &[]).unwrap(), None);
         assert_eq!(
-            cookie_pairs("a=1; b=\"x%20y\""),
+            cookie_pairs("a=1; b=\"x%20y\"").collect::<Vec<_>>(),
             vec![("a".into(), "1".into()), ("b".into(), "x y".into())]
         );
+        p.name = "ids".into();
+        p.style = Style::Form;
+        p.explode = true;
+        let bracketed = parse_pairs("ids[]=1&ids[]=2&idsx=3");
+        assert_eq!(
+            query_value(&p, &bracketed, Shape::Array, &[]).unwrap(),
+            Some(json!(["1", "2"]))
+        );
+        p.explode = false;
+        assert_eq!(
+            query_value(&p, &bracketed, Shape::Array, &[]),
+            Err(Malformed("style"))
+        );
+    }
+
+    proptest::proptest! {
+        /// Borrowing when there is nothing to decode changes no result:
+        /// the same text as decoding every value.
+        #[test]
+        fn decode_matches_percent_decoding(
+            raw in "[a-zA-Z0-9%+=&._~ -]{0,24}|(%[0-9a-fA-F]{2}|[a-z+]){0,8}",
+            plus_is_space in proptest::bool::ANY,
+        ) {
+            let spaced = if plus_is_space { raw.replace('+', " ") } else { raw.clone() };
+            let expected = percent_encoding::percent_decode_str(&spaced)
+                .decode_utf8_lossy()
+                .into_owned();
+            let decoded = decode(&raw, plus_is_space);
+            proptest::prop_assert_eq!(decoded.as_ref(), expected.as_str());
+        }
     }
 }

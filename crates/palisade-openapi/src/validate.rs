@@ -290,10 +290,22 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// Validates a whole value; violations are in `self.errors`.
+    /// Options for the next [`Validator::validate`], keeping the buffers.
+    pub(crate) fn set_options(&mut self, options: Options) {
+        self.options = options;
+    }
+
+    /// Validates a whole value; violations are added to `self.errors`. Each
+    /// call starts afresh (its own step budget), so one validator can check
+    /// several values in turn.
     pub(crate) fn validate<'v, I: Instance<'v>>(&mut self, id: SchemaId, value: I) -> bool {
         self.path.clear();
         self.path.push('$');
+        self.suppressed = 0;
+        self.depth = 0;
+        self.active.clear();
+        self.active_base = 0;
+        self.steps = 0;
         let ok = self.check_location(id, value);
         if self.steps > MAX_STEPS {
             self.path.truncate(1);
