@@ -77,7 +77,10 @@ impl IdentityHeaders {
         if !principal.scopes.is_empty() {
             set(headers, &self.scopes, &principal.scopes.join(" "));
         }
-        set(headers, &self.kind, kind_name(principal.kind));
+        headers.insert(
+            self.kind.clone(),
+            HeaderValue::from_static(kind_name(principal.kind)),
+        );
         for (claim, name) in &self.claims {
             if let Some(value) = principal.claims.get(claim) {
                 set(headers, name, value);

@@ -3,6 +3,7 @@
 //! (or `Forwarded: for=`) is. A client that is not a trusted proxy cannot
 //! change its address by sending those headers.
 
+use crate::header_names::X_FORWARDED_FOR;
 use http::{HeaderMap, HeaderValue};
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv6Addr};
@@ -70,7 +71,7 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
 /// garbage cannot be used to skip over an address.
 fn forwarded_chain(headers: &HeaderMap) -> Vec<IpAddr> {
     let mut out = Vec::new();
-    let xff: Vec<&HeaderValue> = headers.get_all("x-forwarded-for").iter().collect();
+    let xff: Vec<&HeaderValue> = headers.get_all(X_FORWARDED_FOR).iter().collect();
     if !xff.is_empty() {
         for v in xff {
             let Ok(s) = v.to_str() else { return out };
@@ -83,7 +84,7 @@ fn forwarded_chain(headers: &HeaderMap) -> Vec<IpAddr> {
         }
         return out;
     }
-    for v in headers.get_all("forwarded") {
+    for v in headers.get_all(http::header::FORWARDED) {
         let Ok(s) = v.to_str() else { return out };
         for element in s.split(',') {
             for pair in element.split(';') {

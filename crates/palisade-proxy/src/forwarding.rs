@@ -3,6 +3,7 @@
 //! the client is through `X-Forwarded-For`, `Forwarded`, `X-Forwarded-Proto`
 //! and `X-Request-Id`, built from what Palisade verified, not what the client claimed.
 
+use crate::header_names::{X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REQUEST_ID};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use std::net::IpAddr;
 
@@ -92,8 +93,8 @@ fn fmt_for(ip: IpAddr) -> String {
 pub fn set_forwarding_headers(headers: &mut HeaderMap, f: ForwardedFor<'_>) {
     let host = headers.get(header::HOST).cloned();
     let (xff, fwd) = if f.peer_trusted {
-        let prior_xff = join_values(headers, "x-forwarded-for");
-        let prior_fwd = join_values(headers, "forwarded");
+        let prior_xff = join_values(headers, &X_FORWARDED_FOR);
+        let prior_fwd = join_values(headers, &header::FORWARDED);
         (
             if prior_xff.is_empty() {
                 f.peer_ip.to_string()
@@ -122,24 +123,33 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, f: ForwardedFor<'_>) {
         format!("{fwd}, {element}")
     };
     for (name, value) in [
-        ("x-forwarded-for", xff),
-        ("forwarded", forwarded),
-        ("x-forwarded-proto", proto.to_string()),
-        ("x-request-id", f.request_id.to_string()),
+        (X_FORWARDED_FOR, xff.as_str()),
+        (header::FORWARDED, forwarded.as_str()),
+        (X_FORWARDED_PROTO, proto),
+        (X_REQUEST_ID, f.request_id),
     ] {
-        headers.remove(name);
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), v);
+        // `insert` replaces every earlier value of the name.
+        match HeaderValue::from_str(value) {
+            Ok(v) => {
+                headers.insert(name, v);
+            }
+            Err(_) => {
+                headers.remove(name);
+            }
         }
     }
-    headers.remove("x-forwarded-host");
-    if let Some(h) = host {
-        headers.insert("x-forwarded-host", h);
+    match host {
+        Some(h) => {
+            headers.insert(X_FORWARDED_HOST, h);
+        }
+        None => {
+            headers.remove(X_FORWARDED_HOST);
+        }
     }
     let _ = f.client_ip;
 }
 
-fn join_values(headers: &HeaderMap, name: &str) -> String {
+fn join_values(headers: &HeaderMap, name: &HeaderName) -> String {
     headers
         .get_all(name)
         .iter()

@@ -12,6 +12,7 @@ pub mod body;
 pub mod client_ip;
 pub mod conn;
 pub mod forwarding;
+pub mod header_names;
 pub mod hygiene;
 pub mod json_limits;
 pub mod pipeline;

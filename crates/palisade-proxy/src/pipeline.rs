@@ -6,6 +6,7 @@
 
 use crate::body::{self, BodyError, BodyLimits, Buffered, PrefixedBody};
 use crate::forwarding::{self, ForwardedFor};
+use crate::header_names::X_REQUEST_ID;
 use crate::hygiene;
 use crate::json_limits;
 use crate::problem::problem_response;
@@ -580,7 +581,7 @@ fn finish(
         access.response_headers(&tx, resp.headers_mut());
     }
     if let Ok(v) = HeaderValue::from_str(&tx.request.request_id) {
-        resp.headers_mut().insert("x-request-id", v);
+        resp.headers_mut().insert(X_REQUEST_ID, v);
     }
     let status = resp.status().as_u16();
     let latencies = timer.latencies();
@@ -717,7 +718,7 @@ fn https_redirect(
         resp.headers_mut().insert(header::LOCATION, v);
     }
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        resp.headers_mut().insert("x-request-id", v);
+        resp.headers_mut().insert(X_REQUEST_ID, v);
     }
     resp
 }

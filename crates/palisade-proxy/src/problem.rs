@@ -1,6 +1,7 @@
 //! `application/problem+json` (RFC 9457) responses. They carry the request id so
 //! an operator can find the event, and never any request data or internal detail.
 
+use crate::header_names::X_REQUEST_ID;
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 
@@ -31,7 +32,7 @@ pub fn problem_response<B: From<Bytes>>(
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(request_id) {
-        resp.headers_mut().insert("x-request-id", v);
+        resp.headers_mut().insert(X_REQUEST_ID, v);
     }
     resp
 }

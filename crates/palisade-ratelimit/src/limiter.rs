@@ -26,6 +26,12 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The IETF httpapi `RateLimit-*` field names, checked at compile time.
+const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+
 /// A compiled limit.
 #[derive(Debug, Clone)]
 pub struct Limit {
@@ -255,18 +261,12 @@ impl RateLimitOutcome {
             ),
         };
         let mut out = vec![
-            (HeaderName::from_static("ratelimit-limit"), limit),
-            (
-                HeaderName::from_static("ratelimit-remaining"),
-                HeaderValue::from(s.remaining),
-            ),
-            (
-                HeaderName::from_static("ratelimit-reset"),
-                HeaderValue::from(ceil_secs(s.reset_after)),
-            ),
+            (RATELIMIT_LIMIT, limit),
+            (RATELIMIT_REMAINING, HeaderValue::from(s.remaining)),
+            (RATELIMIT_RESET, HeaderValue::from(ceil_secs(s.reset_after))),
         ];
         if let Some(policy) = policy {
-            out.push((HeaderName::from_static("ratelimit-policy"), policy));
+            out.push((RATELIMIT_POLICY, policy));
         }
         if let Some(retry) = s.retry_after {
             out.push((
