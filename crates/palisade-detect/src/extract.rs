@@ -7,6 +7,17 @@ fn at(input: &[u8], i: usize) -> u8 {
     input.get(i).copied().unwrap_or(0)
 }
 
+/// `raw` percent-decoded (`+` as space) into `scratch`, or `raw` itself
+/// when it has nothing to decode.
+fn decoded<'a>(raw: &'a [u8], scratch: &'a mut Vec<u8>) -> &'a [u8] {
+    if raw.iter().any(|&b| b == b'%' || b == b'+') {
+        percent_decode_into(raw, true, scratch);
+        scratch
+    } else {
+        raw
+    }
+}
+
 /// Calls `visit(name, value)` for each `name=value` pair of a query string or
 /// urlencoded form, both decoded once (`+` is a space). At most `max` pairs
 /// (empty ones are skipped without counting, so padding cannot use up the
@@ -30,9 +41,7 @@ pub fn for_each_pair(input: &[u8], max: usize, visit: &mut dyn FnMut(&[u8], &[u8
             ),
             None => (pair, &[][..]),
         };
-        percent_decode_into(raw_name, true, &mut name);
-        percent_decode_into(raw_value, true, &mut value);
-        visit(&name, &value);
+        visit(decoded(raw_name, &mut name), decoded(raw_value, &mut value));
     }
     false
 }
@@ -326,6 +335,25 @@ mod tests {
             &mut |s| out.push(s.to_vec()),
         );
         assert_eq!(out, vec![b"O\"Brien".to_vec(), b"multi".to_vec()]);
+    }
+
+    proptest! {
+        /// Names and values without `%` or `+` are visited as they stand:
+        /// the same pairs as decoding every one of them.
+        #[test]
+        fn pairs_are_decoded_as_each_part_would_be(input in "[a-z0-9%+=&;. -]{0,40}") {
+            let mut seen = Vec::new();
+            for_each_pair(input.as_bytes(), 100, &mut |n, v| seen.push((n.to_vec(), v.to_vec())));
+            let mut expected = Vec::new();
+            for pair in input.split('&').filter(|p| !p.is_empty()) {
+                let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
+                let (mut dn, mut dv) = (Vec::new(), Vec::new());
+                percent_decode_into(n.as_bytes(), true, &mut dn);
+                percent_decode_into(v.as_bytes(), true, &mut dv);
+                expected.push((dn, dv));
+            }
+            prop_assert_eq!(seen, expected);
+        }
     }
 
     proptest! {

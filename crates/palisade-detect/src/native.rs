@@ -654,12 +654,8 @@ impl<'c> Inspector<'c> {
             self.value(segment.as_bytes(), Source::PathSegment, "", &location);
         }
         if let Some(query) = head.query() {
-            let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-            self.truncated |=
-                extract::for_each_pair(query.as_bytes(), self.config.max_values, &mut |n, v| {
-                    pairs.push((n.to_vec(), v.to_vec()))
-                });
-            for (name, value) in &pairs {
+            let max = self.config.max_values;
+            let truncated = extract::for_each_pair(query.as_bytes(), max, &mut |name, value| {
                 let name_text = String::from_utf8_lossy(name);
                 let location = || Location::query(&name_text);
                 self.name_checks(name, b"", &location);
@@ -667,7 +663,8 @@ impl<'c> Inspector<'c> {
                     Location::new(format!("query.{name_text}.name"))
                 });
                 self.value(value, Source::QueryValue, &name_text, &location);
-            }
+            });
+            self.truncated |= truncated;
         }
         for header in headers {
             for value in head.headers.get_all(header) {
@@ -678,22 +675,19 @@ impl<'c> Inspector<'c> {
             }
         }
         if self.config.cookies {
-            let mut cookies: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-            for value in head.headers.get_all(http::header::COOKIE) {
-                self.truncated |= extract::for_each_cookie(
-                    value.as_bytes(),
-                    self.config.max_values,
-                    &mut |n, v| cookies.push((n.to_vec(), v.to_vec())),
-                );
-            }
-            for (name, value) in &cookies {
-                let name_text = String::from_utf8_lossy(name);
-                let location = || Location::cookie(&name_text);
-                self.name_checks(name, b"", &location);
-                self.value(name, Source::ParamName, "", &|| {
-                    Location::new(format!("cookie.{name_text}.name"))
-                });
-                self.value(value, Source::Cookie, &name_text, &location);
+            let max = self.config.max_values;
+            for header in head.headers.get_all(http::header::COOKIE) {
+                let truncated =
+                    extract::for_each_cookie(header.as_bytes(), max, &mut |name, value| {
+                        let name_text = String::from_utf8_lossy(name);
+                        let location = || Location::cookie(&name_text);
+                        self.name_checks(name, b"", &location);
+                        self.value(name, Source::ParamName, "", &|| {
+                            Location::new(format!("cookie.{name_text}.name"))
+                        });
+                        self.value(value, Source::Cookie, &name_text, &location);
+                    });
+                self.truncated |= truncated;
             }
         }
         // Every other header: JNDI lookups are logged from anywhere.
@@ -703,7 +697,12 @@ impl<'c> Inspector<'c> {
                     continue;
                 }
                 let raw = value.as_bytes();
-                let encoded = memchr::memmem::find(&raw.to_ascii_lowercase(), b"%24%7b").is_some();
+                // `%24%7b` in any case, found without a lowercase copy of
+                // every header value.
+                let encoded = memchr::memmem::find_iter(raw, b"%24").any(|at| {
+                    raw.get(at + 3..at + 6)
+                        .is_some_and(|brace| brace.eq_ignore_ascii_case(b"%7b"))
+                });
                 if memchr::memmem::find(raw, b"${").is_none() && !encoded {
                     continue;
                 }

@@ -324,10 +324,12 @@ pub async fn handle(
     }
 
     forwarding::strip_hop_by_hop(&mut rparts.headers, false);
+    // The detectors read the response head from the transaction; the headers
+    // move there and come back once every detector has run.
     tx.response = Some(ResponseHead {
         status: rparts.status,
         version: rparts.version,
-        headers: rparts.headers.clone(),
+        headers: std::mem::take(&mut rparts.headers),
     });
     run_phase(&route, Phase::ResponseHead, &mut tx, &mut timer);
 
@@ -347,7 +349,11 @@ pub async fn handle(
             min_rate: 0,
             grace: Duration::ZERO,
         };
-        match body::buffer(out_body, content_length(&rparts.headers), limits).await {
+        let declared_length = tx
+            .response
+            .as_ref()
+            .and_then(|r| content_length(&r.headers));
+        match body::buffer(out_body, declared_length, limits).await {
             Ok(Buffered::Complete(bytes)) => {
                 tx.response_body = Some(bytes.clone());
                 out_body = body::full(bytes);
@@ -392,6 +398,9 @@ pub async fn handle(
         return finish(&rt, &conn, &route, tx, resp, Action::Blocked, &timer);
     }
 
+    if let Some(head) = tx.response.as_mut() {
+        rparts.headers = std::mem::take(&mut head.headers);
+    }
     let edit = std::mem::take(&mut tx.response_edit);
     for name in &edit.remove_headers {
         rparts.headers.remove(name);
