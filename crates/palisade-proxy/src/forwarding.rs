@@ -122,10 +122,10 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, f: ForwardedFor<'_>) {
     } else {
         format!("{fwd}, {element}")
     };
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     for (name, value) in [
         (X_FORWARDED_FOR, xff.as_str()),
         (header::FORWARDED, forwarded.as_str()),
-        (X_FORWARDED_PROTO, proto),
         (X_REQUEST_ID, f.request_id),
     ] {
         // `insert` replaces every earlier value of the name.

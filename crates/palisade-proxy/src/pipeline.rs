@@ -59,8 +59,16 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
+/// 128 random bits as 32 lowercase hex digits.
 fn new_request_id() -> Arc<str> {
-    Arc::from(format!("{:032x}", rand::random::<u128>()).as_str())
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bits = rand::random::<u128>();
+    let mut text = [0u8; 32];
+    for (i, digit) in text.iter_mut().enumerate() {
+        let nibble = (bits >> (124 - 4 * i)) & 0xf;
+        *digit = HEX[nibble as usize];
+    }
+    Arc::from(std::str::from_utf8(&text).unwrap_or_default())
 }
 
 /// Runs detectors for `phase`, timing them.
@@ -604,7 +612,9 @@ fn finish(
         .duration
         .record(latencies.total_us as f64 / 1e6);
     if latencies.inspection_us > 0 {
-        metrics::histogram!("palisade_inspection_duration_seconds")
+        route
+            .metrics
+            .inspection
             .record(latencies.inspection_us as f64 / 1e6);
     }
     for f in &tx.findings {
@@ -768,5 +778,28 @@ async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: Response<Incoming>)
     let mut upstream = hyper_util::rt::TokioIo::new(upstream);
     if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
         tracing::debug!(error = %e, "tunnel closed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_request_id;
+
+    #[test]
+    fn request_ids_are_32_lowercase_hex_digits_and_differ() {
+        let a = new_request_id();
+        let b = new_request_id();
+        assert_eq!(a.len(), 32);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)));
+        assert_ne!(a, b);
+        // Every nibble position is used: over many ids each position takes
+        // more than one value.
+        let ids: Vec<_> = (0..64).map(|_| new_request_id()).collect();
+        for position in 0..32 {
+            let first = ids[0].as_bytes()[position];
+            assert!(ids.iter().any(|id| id.as_bytes()[position] != first));
+        }
     }
 }

@@ -35,6 +35,8 @@ pub struct RouteMetrics {
     pub blocked: metrics::Counter,
     pub monitored: metrics::Counter,
     pub duration: metrics::Histogram,
+    /// Time spent in detectors (one series for every route).
+    pub inspection: metrics::Histogram,
 }
 
 impl RouteMetrics {
@@ -45,6 +47,7 @@ impl RouteMetrics {
             blocked: metrics::counter!("palisade_requests_total", "route" => r.clone(), "action" => "blocked"),
             monitored: metrics::counter!("palisade_requests_total", "route" => r.clone(), "action" => "monitored"),
             duration: metrics::histogram!("palisade_request_duration_seconds", "route" => r),
+            inspection: metrics::histogram!("palisade_inspection_duration_seconds"),
         }
     }
 }
