@@ -656,13 +656,7 @@ impl<'c> Inspector<'c> {
         if let Some(query) = head.query() {
             let max = self.config.max_values;
             let truncated = extract::for_each_pair(query.as_bytes(), max, &mut |name, value| {
-                let name_text = String::from_utf8_lossy(name);
-                let location = || Location::query(&name_text);
-                self.name_checks(name, b"", &location);
-                self.value(name, Source::ParamName, "", &|| {
-                    Location::new(format!("query.{name_text}.name"))
-                });
-                self.value(value, Source::QueryValue, &name_text, &location);
+                self.named_value(name, value, Source::QueryValue);
             });
             self.truncated |= truncated;
         }
@@ -679,13 +673,7 @@ impl<'c> Inspector<'c> {
             for header in head.headers.get_all(http::header::COOKIE) {
                 let truncated =
                     extract::for_each_cookie(header.as_bytes(), max, &mut |name, value| {
-                        let name_text = String::from_utf8_lossy(name);
-                        let location = || Location::cookie(&name_text);
-                        self.name_checks(name, b"", &location);
-                        self.value(name, Source::ParamName, "", &|| {
-                            Location::new(format!("cookie.{name_text}.name"))
-                        });
-                        self.value(value, Source::Cookie, &name_text, &location);
+                        self.named_value(name, value, Source::Cookie);
                     });
                 self.truncated |= truncated;
             }
@@ -723,6 +711,22 @@ impl<'c> Inspector<'c> {
                 self.scratch = scratch;
             }
         }
+    }
+
+    /// A query parameter or cookie (`source` says which): its name, as a
+    /// name and as a value, then its value.
+    fn named_value(&mut self, name: &[u8], value: &[u8], source: Source) {
+        let name_text = String::from_utf8_lossy(name);
+        let (part, location): (&str, fn(&str) -> Location) = match source {
+            Source::Cookie => ("cookie", Location::cookie),
+            _ => ("query", Location::query),
+        };
+        let at = || location(&name_text);
+        self.name_checks(name, b"", &at);
+        self.value(name, Source::ParamName, "", &|| {
+            Location::new(format!("{part}.{name_text}.name"))
+        });
+        self.value(value, source, &name_text, &at);
     }
 
     /// `..`, `%2e%2e`, `..;` as a whole path segment.
