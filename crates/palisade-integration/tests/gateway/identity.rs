@@ -4,6 +4,7 @@
 
 use crate::common::*;
 use http::Method;
+use palisade_test_util::redis::RedisServer;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -56,8 +57,10 @@ fn challenge(r: &Reply) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_example_works_end_to_end() {
-    let Some(redis) = Redis::start() else { return };
-    let h = Harness::with_config_file(example(), Some(redis.url.clone())).await;
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let h = Harness::with_config_file(example(), Some(redis.url())).await;
     let c = client();
     let alice = bearer(&token("alice", None));
     let admin = bearer(&token("root", Some("admin")));
@@ -146,9 +149,11 @@ fn b64(s: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_principal_limit_is_shared_by_two_gateways() {
-    let Some(redis) = Redis::start() else { return };
-    let a = Harness::with_config_file(example(), Some(redis.url.clone())).await;
-    let b = Harness::with_config_file(example(), Some(redis.url.clone())).await;
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = Harness::with_config_file(example(), Some(redis.url())).await;
+    let b = Harness::with_config_file(example(), Some(redis.url())).await;
     let c = client();
     let alice = bearer(&token("alice-shared", None));
     // 5 requests/second, burst 5, for principal alice, across both gateways.
@@ -196,8 +201,10 @@ async fn per_principal_limit_is_shared_by_two_gateways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_brute_force_is_blocked_and_other_users_unaffected() {
-    let Some(redis) = Redis::start() else { return };
-    let h = Harness::with_config_file(example(), Some(redis.url.clone())).await;
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let h = Harness::with_config_file(example(), Some(redis.url())).await;
     let c = client();
     let mut statuses = Vec::new();
     for _ in 0..8 {

@@ -103,7 +103,7 @@ fn example_access_rules() {
 
 #[tokio::test]
 async fn example_limits_and_login_protection_through_redis() {
-    let Some(redis) = crate::common::RedisServer::start() else {
+    let Some(redis) = palisade_test_util::redis::RedisServer::start() else {
         return;
     };
     let mut config = load();

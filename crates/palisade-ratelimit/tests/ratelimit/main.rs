@@ -1,7 +1,6 @@
 //! Rate limits, local and shared through a real Redis. One test binary, a
 //! module per area.
 
-mod common;
 mod example_identity;
 mod local_limits;
 mod redis_shared;

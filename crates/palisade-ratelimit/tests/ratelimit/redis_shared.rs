@@ -1,12 +1,12 @@
 //! Shared limits and brute-force counting against a real redis-server.
 
-use crate::common::RedisServer;
 use http::Method;
 use palisade_core::{Category, Principal, PrincipalKind, RequestHead, Transaction};
 use palisade_ratelimit::{
     Backend, Counters, FailurePolicy, LoginGuard, LoginProtectionConfig, LoginVerdict,
     RateLimitConfig, RateLimiter, RedisConfig, SharedStore,
 };
+use palisade_test_util::redis::RedisServer;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
