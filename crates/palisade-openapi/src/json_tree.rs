@@ -395,20 +395,6 @@ struct Parser<'a> {
     nodes: Vec<Node<'a>>,
 }
 
-/// Bytes that end the fast scan of a string: the quote, the escape and
-/// control characters.
-const STRING_STOP: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        table[i] = true;
-        i += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
-
 /// Bit 7 of each byte of an eight-byte word set where that byte is a quote,
 /// a backslash or a control character; the lowest set bit marks the first
 /// (a carry may mark a later byte, never an earlier one).
@@ -582,8 +568,7 @@ impl<'a> Parser<'a> {
         let rest = self.bytes.get(self.at..).unwrap_or(&[]);
         // Short runs are the common case: eight bytes at a time in a word
         // (no vector set-up) for the first few words, then a vector search.
-        let mut words = rest.chunks_exact(8);
-        for (n, word) in words.by_ref().take(4).enumerate() {
+        for (n, word) in rest.chunks_exact(8).take(4).enumerate() {
             let mask = string_stop_mask(word);
             if mask != 0 {
                 self.at += n * 8 + (mask.trailing_zeros() / 8) as usize;
@@ -592,14 +577,6 @@ impl<'a> Parser<'a> {
         }
         let checked = (rest.len() / 8).min(4) * 8;
         let tail = rest.get(checked..).unwrap_or(&[]);
-        if tail.len() < 8 {
-            let stop = tail
-                .iter()
-                .position(|&b| STRING_STOP[b as usize])
-                .unwrap_or(tail.len());
-            self.at += checked + stop;
-            return;
-        }
         let stop = memchr::memchr2(b'"', b'\\', tail).unwrap_or(tail.len());
         let run = tail.get(..stop).unwrap_or(&[]);
         // Branch-free so that it vectorises; a control character is rare.
