@@ -2,6 +2,7 @@
 //! TLS, the idle timeout, HTTP/1.1 and HTTP/2 through hyper with the protocol
 //! limits configured, and graceful draining on shutdown.
 
+use crate::balance::{Balancer, Slot};
 use crate::client_ip::client_key;
 use crate::pipeline::{handle, ConnInfo};
 use crate::Gateway;
@@ -19,7 +20,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
 
 /// TLS settings of one listener, already built.
@@ -94,17 +95,39 @@ impl Drop for ConnPermit {
     }
 }
 
-/// Accepts connections until `shutdown` turns true, then drains in-flight
-/// requests for at most the configured drain timeout.
+/// A connection accepted by one worker and served by another (see
+/// [`crate::balance`]).
+pub struct HandedOver {
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    spec: ListenerSpec,
+    permit: ConnPermit,
+    slot: Slot<HandedOver>,
+}
+
+/// What a listener needs to know about the worker it runs on.
+#[derive(Clone)]
+pub struct WorkerSeat {
+    /// This worker, from 0.
+    pub index: usize,
+    pub balancer: Arc<Balancer<HandedOver>>,
+    /// Held by every connection this worker serves: the worker's drain
+    /// waits until every clone is gone.
+    pub alive: mpsc::Sender<()>,
+}
+
+/// Accepts connections until `shutdown` turns true. Each connection is
+/// served on this worker or, when this worker already serves clearly more
+/// than another, handed to that one. Draining is the worker's: every
+/// connection holds a clone of `seat.alive`.
 pub async fn run_listener(
     listener: TcpListener,
     spec: ListenerSpec,
     gateway: Gateway,
     conn_limits: Arc<ConnLimits>,
     mut shutdown: watch::Receiver<bool>,
+    seat: WorkerSeat,
 ) {
-    // Every connection task holds a clone of `alive`; when all are gone the drain is over.
-    let (alive, mut drained) = tokio::sync::mpsc::channel::<()>(1);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -126,30 +149,95 @@ pub async fn run_listener(
                     }
                 };
                 let _ = tcp.set_nodelay(true);
-                let gw = gateway.clone();
-                let spec = spec.clone();
-                let alive = alive.clone();
-                let stop = shutdown.clone();
-                tokio::spawn(async move {
-                    metrics::gauge!("palisade_connections_active").increment(1.0);
-                    metrics::counter!("palisade_connections_total").increment(1);
-                    serve_connection(tcp, peer, spec, gw, stop).await;
-                    drop(alive);
-                    metrics::gauge!("palisade_connections_active").decrement(1.0);
-                    drop(permit);
-                });
+                let slot = seat.balancer.place(seat.index);
+                if slot.worker() == seat.index {
+                    spawn_connection(tcp, peer, spec.clone(), &gateway, &shutdown, &seat.alive, permit, slot);
+                    continue;
+                }
+                let target = slot.worker();
+                match tcp.into_std() {
+                    Ok(stream) => {
+                        let item = HandedOver { stream, peer, spec: spec.clone(), permit, slot };
+                        if seat.balancer.hand_over(target, item).is_ok() {
+                            metrics::counter!("palisade_connections_handed_over_total").increment(1);
+                        }
+                        // Otherwise the other worker has stopped: we are
+                        // shutting down and the connection is closed.
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot hand a connection to another worker"),
+                }
             }
-            _ = shutdown.changed() => {
-                if *shutdown.borrow() { break; }
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() { break; }
             }
         }
     }
-    drop(listener);
-    drop(alive);
-    let drain = gateway.current().limits.drain_timeout.0;
-    if tokio::time::timeout(drain, drained.recv()).await.is_err() {
-        tracing::warn!("drain timeout reached with connections still open");
+}
+
+/// Serves the connections other workers hand to this one until `shutdown`
+/// turns true; those already handed over by then are still served.
+pub async fn serve_handed_over(
+    mut inbox: mpsc::UnboundedReceiver<HandedOver>,
+    gateway: Gateway,
+    mut shutdown: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+) {
+    let start =
+        |item: HandedOver, shutdown: &watch::Receiver<bool>| match TcpStream::from_std(item.stream)
+        {
+            Ok(tcp) => spawn_connection(
+                tcp,
+                item.peer,
+                item.spec,
+                &gateway,
+                shutdown,
+                &alive,
+                item.permit,
+                item.slot,
+            ),
+            Err(e) => tracing::warn!(error = %e, "cannot take over a connection"),
+        };
+    loop {
+        tokio::select! {
+            item = inbox.recv() => match item {
+                Some(item) => start(item, &shutdown),
+                None => break,
+            },
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() { break; }
+            }
+        }
     }
+    inbox.close();
+    while let Ok(item) = inbox.try_recv() {
+        start(item, &shutdown);
+    }
+}
+
+/// Serves one admitted connection on the current worker.
+#[allow(clippy::too_many_arguments)]
+fn spawn_connection(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    spec: ListenerSpec,
+    gateway: &Gateway,
+    shutdown: &watch::Receiver<bool>,
+    alive: &mpsc::Sender<()>,
+    permit: ConnPermit,
+    slot: Slot<HandedOver>,
+) {
+    let gateway = gateway.clone();
+    let stop = shutdown.clone();
+    let alive = alive.clone();
+    tokio::spawn(async move {
+        metrics::gauge!("palisade_connections_active").increment(1.0);
+        metrics::counter!("palisade_connections_total").increment(1);
+        serve_connection(tcp, peer, spec, gateway, stop).await;
+        drop(alive);
+        metrics::gauge!("palisade_connections_active").decrement(1.0);
+        drop(permit);
+        drop(slot);
+    });
 }
 
 /// HTTP version of a cleartext connection, decided from its first bytes.

@@ -8,6 +8,7 @@
 //! [`Gateway`] and swapped atomically on reload.
 
 pub mod admin;
+pub mod balance;
 pub mod body;
 pub mod client_ip;
 pub mod conn;

@@ -3,7 +3,9 @@
 //! Each worker is an OS thread running its own single-threaded tokio runtime.
 //! Every worker accepts on a clone of every listening socket (the kernel hands
 //! a new connection to whichever worker is waiting, so an idle worker picks up
-//! work first), serves the connection to its end, and sends the request
+//! work first); a worker already serving clearly more connections than another
+//! hands the socket to that one before reading from it ([`crate::balance`]).
+//! The worker serving a connection serves it to its end, and sends the request
 //! upstream over its own connection pool (see [`crate::upstream`]). A request
 //! therefore never changes threads: no work stealing, no cross-thread wake-up
 //! between the client connection and the upstream connection.
@@ -12,12 +14,15 @@
 //! configuration generation ([`crate::Gateway`]) or lock-free/short-locked
 //! (connection accounting, metrics, the event queue).
 
-use crate::conn::{run_listener, ConnLimits, ListenerSpec};
+use crate::balance::Balancer;
+use crate::conn::{
+    run_listener, serve_handed_over, ConnLimits, HandedOver, ListenerSpec, WorkerSeat,
+};
 use crate::Gateway;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use palisade_core::worker::current_worker;
 
@@ -37,17 +42,22 @@ pub struct BoundListener {
     pub spec: ListenerSpec,
 }
 
+/// The connection balance of the workers, and one future per worker that
+/// completes when the worker has drained and stopped.
+pub type SpawnedWorkers<F> = (Arc<Balancer<HandedOver>>, Vec<F>);
+
 /// Starts `count` workers serving `listeners` until `shutdown` turns true.
-/// The returned futures complete when each worker has drained and stopped.
 pub fn spawn_workers(
     count: usize,
     listeners: &[BoundListener],
     gateway: &Gateway,
     conn_limits: &Arc<ConnLimits>,
     shutdown: &watch::Receiver<bool>,
-) -> io::Result<Vec<impl Future<Output = ()> + Send + 'static>> {
+) -> io::Result<SpawnedWorkers<impl Future<Output = ()> + Send + 'static>> {
+    let count = count.max(1);
+    let (balancer, inboxes) = Balancer::<HandedOver>::new(count);
     let mut done = Vec::with_capacity(count);
-    for index in 1..=count {
+    for (index, inbox) in (1..=count).zip(inboxes) {
         let mut sockets = Vec::with_capacity(listeners.len());
         for l in listeners {
             let socket = l.socket.try_clone()?;
@@ -57,6 +67,7 @@ pub fn spawn_workers(
         let gateway = gateway.clone();
         let conn_limits = conn_limits.clone();
         let shutdown = shutdown.clone();
+        let seat_balancer = balancer.clone();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -66,7 +77,19 @@ pub fn spawn_workers(
             .spawn(move || {
                 palisade_core::worker::set_current_worker(index);
                 runtime.block_on(async move {
-                    let mut serving = Vec::with_capacity(sockets.len());
+                    let (alive, mut drained) = mpsc::channel::<()>(1);
+                    let seat = WorkerSeat {
+                        index: index - 1,
+                        balancer: seat_balancer,
+                        alive: alive.clone(),
+                    };
+                    let mut serving = Vec::with_capacity(sockets.len() + 1);
+                    serving.push(tokio::spawn(serve_handed_over(
+                        inbox,
+                        gateway.clone(),
+                        shutdown.clone(),
+                        alive.clone(),
+                    )));
                     for (socket, spec) in sockets {
                         match tokio::net::TcpListener::from_std(socket) {
                             Ok(listener) => serving.push(tokio::spawn(run_listener(
@@ -75,14 +98,22 @@ pub fn spawn_workers(
                                 gateway.clone(),
                                 conn_limits.clone(),
                                 shutdown.clone(),
+                                seat.clone(),
                             ))),
                             Err(e) => {
                                 tracing::error!(worker = index, error = %e, "cannot register listener")
                             }
                         }
                     }
+                    drop(seat);
+                    drop(alive);
                     for s in serving {
                         let _ = s.await;
+                    }
+                    // Every connection this worker serves holds a clone of `alive`.
+                    let drain = gateway.current().limits.drain_timeout.0;
+                    if tokio::time::timeout(drain, drained.recv()).await.is_err() {
+                        tracing::warn!(worker = index, "drain timeout reached with connections still open");
                     }
                 });
                 // Dropping the runtime cancels what the drain left behind.
@@ -93,5 +124,5 @@ pub fn spawn_workers(
             let _ = finished_rx.await;
         });
     }
-    Ok(done)
+    Ok((balancer, done))
 }

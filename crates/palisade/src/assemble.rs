@@ -9,7 +9,8 @@ use palisade_detect::NativeDetector;
 use palisade_events::{EventPipeline, EventSink, EventsConfig};
 use palisade_openapi::{ApiSpec, OpenApiDetector};
 use palisade_proxy::admin::{run_admin, AdminState};
-use palisade_proxy::conn::{ConnLimits, ListenerSpec, ListenerTls};
+use palisade_proxy::balance::Balancer;
+use palisade_proxy::conn::{ConnLimits, HandedOver, ListenerSpec, ListenerTls};
 use palisade_proxy::hygiene::ErrorScrubber;
 use palisade_proxy::workers::{spawn_workers, worker_count, BoundListener};
 use palisade_proxy::{EventRecorder, Gateway, Runtime};
@@ -42,6 +43,7 @@ pub struct RunningGateway {
     tasks: Vec<JoinHandle<()>>,
     events: Arc<EventPipeline>,
     reload: Arc<dyn Fn() -> Result<String, String> + Send + Sync>,
+    balancer: Arc<Balancer<HandedOver>>,
 }
 
 impl std::fmt::Debug for RunningGateway {
@@ -53,6 +55,11 @@ impl std::fmt::Debug for RunningGateway {
 }
 
 impl RunningGateway {
+    /// Client connections each worker serves now.
+    pub fn connections_per_worker(&self) -> Vec<usize> {
+        self.balancer.loads()
+    }
+
     /// Re-reads the configuration and swaps it in; an invalid one is refused
     /// and the current one keeps serving.
     pub fn reload(&self) -> Result<String, String> {
@@ -355,9 +362,9 @@ pub async fn start(opts: Options) -> Result<RunningGateway> {
         bound.push(BoundListener { socket, spec });
     }
     let workers = worker_count(config.workers);
-    for done in spawn_workers(workers, &bound, &gateway, &conn_limits, &shutdown_rx)
-        .context("starting worker threads")?
-    {
+    let (balancer, stopped) = spawn_workers(workers, &bound, &gateway, &conn_limits, &shutdown_rx)
+        .context("starting worker threads")?;
+    for done in stopped {
         tasks.push(tokio::spawn(done));
     }
     // The workers hold their own clones of the sockets.
@@ -437,5 +444,6 @@ pub async fn start(opts: Options) -> Result<RunningGateway> {
         tasks,
         events: pipeline,
         reload: reload_counted,
+        balancer,
     })
 }

@@ -12,3 +12,4 @@ mod proxy;
 mod reload_events;
 mod smuggling;
 mod tls_h2_ws;
+mod workers;
