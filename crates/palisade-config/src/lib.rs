@@ -26,6 +26,9 @@ pub struct Config {
     /// and upstream connection pool. 0 (the default) starts one per CPU core.
     #[serde(default)]
     pub workers: usize,
+    /// Whether each worker is pinned to a CPU of its own.
+    #[serde(default)]
+    pub worker_pinning: WorkerPinning,
     /// Where clients connect. Default: one plain listener on 127.0.0.1:8080.
     #[serde(default)]
     pub listeners: Vec<ListenerConfig>,
@@ -686,6 +689,18 @@ mod tests {
     }
 
     #[test]
+    fn workers_are_pinned_unless_turned_off() {
+        let pinned = Config::from_toml("workers = 2\n", "p.toml").unwrap();
+        assert_eq!(pinned.worker_pinning, WorkerPinning::Cores);
+        let off = Config::from_toml("worker_pinning = \"off\"\n", "p.toml").unwrap();
+        assert_eq!(off.worker_pinning, WorkerPinning::Off);
+        let e = Config::from_toml("worker_pinning = \"numa\"\n", "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("p.toml:1:") && e.contains("numa"), "{e}");
+    }
+
+    #[test]
     fn full_example_parses_and_validates() {
         let text = r#"
 trusted_proxies = ["10.0.0.0/8", "::1/128"]
@@ -761,4 +776,19 @@ inbound_threshold = 5
         let c = Config::from_toml(text, "f").unwrap();
         assert!(c.validate(text, "f").is_err());
     }
+}
+
+/// Where worker threads run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerPinning {
+    /// Worker N runs only on the N-th CPU this process may use, when there
+    /// are no more workers than such CPUs (otherwise as `off`). Left to
+    /// itself the scheduler can keep two busy workers on one core while
+    /// another core idles.
+    #[default]
+    Cores,
+    /// Workers run wherever the scheduler puts them: for hosts where other
+    /// busy processes share the cores.
+    Off,
 }

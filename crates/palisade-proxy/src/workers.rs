@@ -19,6 +19,7 @@ use crate::conn::{
     run_listener, serve_handed_over, ConnLimits, HandedOver, ListenerSpec, WorkerSeat,
 };
 use crate::Gateway;
+use palisade_config::WorkerPinning;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
@@ -42,6 +43,19 @@ pub struct BoundListener {
     pub spec: ListenerSpec,
 }
 
+/// The CPU each worker is pinned to, by worker index: none when pinning is
+/// off, when the CPUs this process may use cannot be read, or when there are
+/// more workers than such CPUs (two pinned to one core could never spread).
+fn worker_cores(count: usize, pinning: WorkerPinning) -> Vec<core_affinity::CoreId> {
+    if pinning == WorkerPinning::Off {
+        return Vec::new();
+    }
+    match core_affinity::get_core_ids() {
+        Some(cores) if cores.len() >= count => cores.into_iter().take(count).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The connection balance of the workers, and one future per worker that
 /// completes when the worker has drained and stopped.
 pub type SpawnedWorkers<F> = (Arc<Balancer<HandedOver>>, Vec<F>);
@@ -49,6 +63,7 @@ pub type SpawnedWorkers<F> = (Arc<Balancer<HandedOver>>, Vec<F>);
 /// Starts `count` workers serving `listeners` until `shutdown` turns true.
 pub fn spawn_workers(
     count: usize,
+    pinning: WorkerPinning,
     listeners: &[BoundListener],
     gateway: &Gateway,
     conn_limits: &Arc<ConnLimits>,
@@ -56,6 +71,7 @@ pub fn spawn_workers(
 ) -> io::Result<SpawnedWorkers<impl Future<Output = ()> + Send + 'static>> {
     let count = count.max(1);
     let (balancer, inboxes) = Balancer::<HandedOver>::new(count);
+    let cores = worker_cores(count, pinning);
     let mut done = Vec::with_capacity(count);
     for (index, inbox) in (1..=count).zip(inboxes) {
         let mut sockets = Vec::with_capacity(listeners.len());
@@ -72,10 +88,16 @@ pub fn spawn_workers(
             .enable_all()
             .build()?;
         let (finished, finished_rx) = oneshot::channel::<()>();
+        let core = cores.get(index - 1).copied();
         std::thread::Builder::new()
             .name(format!("palisade-worker-{index}"))
             .spawn(move || {
                 palisade_core::worker::set_current_worker(index);
+                if let Some(core) = core {
+                    if !core_affinity::set_for_current(core) {
+                        tracing::warn!(worker = index, cpu = core.id, "cannot pin the worker to its CPU");
+                    }
+                }
                 runtime.block_on(async move {
                     let (alive, mut drained) = mpsc::channel::<()>(1);
                     let seat = WorkerSeat {
@@ -125,4 +147,23 @@ pub fn spawn_workers(
         });
     }
     Ok((balancer, done))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_are_pinned_only_when_each_can_have_a_cpu_of_its_own() {
+        let usable = core_affinity::get_core_ids().map_or(0, |c| c.len());
+        assert!(worker_cores(1, WorkerPinning::Off).is_empty());
+        if usable > 0 {
+            let cores = worker_cores(usable, WorkerPinning::Cores);
+            assert_eq!(cores.len(), usable);
+            let mut ids: Vec<usize> = cores.iter().map(|c| c.id).collect();
+            ids.dedup();
+            assert_eq!(ids.len(), usable, "one CPU per worker: {ids:?}");
+        }
+        assert!(worker_cores(usable + 1, WorkerPinning::Cores).is_empty());
+    }
 }

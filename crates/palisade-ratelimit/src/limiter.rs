@@ -158,6 +158,30 @@ impl Limit {
         ipv6_prefix: u8,
     ) -> Option<String> {
         let mut out = String::with_capacity(64);
+        self.write_key(&mut out, head, principal, ipv6_prefix)
+            .then_some(out)
+    }
+
+    /// Writes the counting key into `out` (cleared first); false when a
+    /// required part is missing.
+    fn write_key(
+        &self,
+        out: &mut String,
+        head: &RequestHead,
+        principal: Option<&Principal>,
+        ipv6_prefix: u8,
+    ) -> bool {
+        out.clear();
+        self.key_parts(out, head, principal, ipv6_prefix).is_some()
+    }
+
+    fn key_parts(
+        &self,
+        out: &mut String,
+        head: &RequestHead,
+        principal: Option<&Principal>,
+        ipv6_prefix: u8,
+    ) -> Option<()> {
         out.push_str(&self.name);
         for part in &self.key {
             out.push('\u{1f}');
@@ -196,8 +220,15 @@ impl Limit {
                 }
             }
         }
-        Some(out)
+        Some(())
     }
+}
+
+thread_local! {
+    /// The buffer rate-limit keys are written into, reused from request to
+    /// request on a worker thread (a request that finds it taken by another
+    /// in flight on the same thread builds its own).
+    static KEY_BUFFER: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
 }
 
 /// Where the limit was counted.
@@ -247,11 +278,25 @@ fn ceil_secs(d: Duration) -> u64 {
 impl RateLimitOutcome {
     /// `RateLimit-*` headers for the response (allowed or not).
     pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        let mut out = Vec::new();
+        self.for_each_header(|name, value| out.push((name, value)));
+        out
+    }
+
+    /// Sets the `RateLimit-*` headers in `headers`, replacing any there.
+    pub fn write_headers(&self, headers: &mut http::HeaderMap) {
+        self.for_each_header(|name, value| {
+            headers.insert(name, value);
+        });
+    }
+
+    fn for_each_header(&self, mut emit: impl FnMut(HeaderName, HeaderValue)) {
         let Some(s) = &self.status else {
-            return Vec::new();
+            return;
         };
         if s.backend == Backend::Unavailable {
-            return vec![(http::header::RETRY_AFTER, HeaderValue::from(1u64))];
+            emit(http::header::RETRY_AFTER, HeaderValue::from(1u64));
+            return;
         }
         let (policy, limit) = match &s.fixed_headers {
             Some(fixed) => (Some(fixed.0.clone()), fixed.1.clone()),
@@ -260,21 +305,18 @@ impl RateLimitOutcome {
                 HeaderValue::from(s.burst),
             ),
         };
-        let mut out = vec![
-            (RATELIMIT_LIMIT, limit),
-            (RATELIMIT_REMAINING, HeaderValue::from(s.remaining)),
-            (RATELIMIT_RESET, HeaderValue::from(ceil_secs(s.reset_after))),
-        ];
+        emit(RATELIMIT_LIMIT, limit);
+        emit(RATELIMIT_REMAINING, HeaderValue::from(s.remaining));
+        emit(RATELIMIT_RESET, HeaderValue::from(ceil_secs(s.reset_after)));
         if let Some(policy) = policy {
-            out.push((RATELIMIT_POLICY, policy));
+            emit(RATELIMIT_POLICY, policy);
         }
         if let Some(retry) = s.retry_after {
-            out.push((
+            emit(
                 http::header::RETRY_AFTER,
                 HeaderValue::from(ceil_secs(retry).max(1)),
-            ));
+            );
         }
-        out
     }
 
     /// A finding enforcing 429 (or 503 when fail-closed) when refused.
@@ -392,11 +434,12 @@ impl RateLimiter {
         head: &RequestHead,
         principal: Option<&Principal>,
     ) -> RateLimitOutcome {
-        let mut statuses = Vec::new();
+        let mut summary = Summary::default();
+        let mut key = KEY_BUFFER.take();
         for limit in self.limits.iter().filter(|l| l.applies(head)) {
-            let Some(key) = limit.key_for(head, principal, self.ipv6_prefix) else {
+            if !limit.write_key(&mut key, head, principal, self.ipv6_prefix) {
                 continue;
-            };
+            }
             let (params, rate, period, burst) = limit.params(principal);
             let (decision, backend) = match (&self.shared, limit.shared) {
                 (Some(store), true) => {
@@ -428,9 +471,10 @@ impl RateLimiter {
                 }
                 _ => (self.local.check(&key, limit.cost, params), Backend::Local),
             };
-            statuses.push(status_of(limit, decision, backend, rate, period, burst));
+            summary.add(status_of(limit, decision, backend, rate, period, burst));
         }
-        summarize(statuses)
+        KEY_BUFFER.set(key);
+        summary.outcome()
     }
 
     /// Checks every applicable limit in process only (shared limits are
@@ -440,14 +484,15 @@ impl RateLimiter {
         head: &RequestHead,
         principal: Option<&Principal>,
     ) -> RateLimitOutcome {
-        let mut statuses = Vec::new();
+        let mut summary = Summary::default();
+        let mut key = KEY_BUFFER.take();
         for limit in self.limits.iter().filter(|l| l.applies(head)) {
-            let Some(key) = limit.key_for(head, principal, self.ipv6_prefix) else {
+            if !limit.write_key(&mut key, head, principal, self.ipv6_prefix) {
                 continue;
-            };
+            }
             let (params, rate, period, burst) = limit.params(principal);
             let decision = self.local.check(&key, limit.cost, params);
-            statuses.push(status_of(
+            summary.add(status_of(
                 limit,
                 decision,
                 Backend::Local,
@@ -456,7 +501,8 @@ impl RateLimiter {
                 burst,
             ));
         }
-        summarize(statuses)
+        KEY_BUFFER.set(key);
+        summary.outcome()
     }
 }
 
@@ -491,17 +537,47 @@ fn status_of(
     }
 }
 
-fn summarize(statuses: Vec<LimitStatus>) -> RateLimitOutcome {
-    let allowed = statuses.iter().all(|s| s.retry_after.is_none());
-    let status = if allowed {
-        statuses.into_iter().min_by_key(|s| s.remaining)
-    } else {
-        statuses
-            .into_iter()
-            .filter(|s| s.retry_after.is_some())
-            .max_by_key(|s| s.retry_after)
-    };
-    RateLimitOutcome { allowed, status }
+/// The outcome over every applicable limit, folded one status at a time
+/// (most requests meet one limit: no list is built): when all admitted, the
+/// status with the fewest remaining (the first of equals); otherwise the
+/// refusal with the longest wait (the last of equals).
+#[derive(Default)]
+struct Summary {
+    tightest_admitted: Option<LimitStatus>,
+    longest_refusal: Option<LimitStatus>,
+}
+
+impl Summary {
+    fn add(&mut self, status: LimitStatus) {
+        if status.retry_after.is_some() {
+            if self
+                .longest_refusal
+                .as_ref()
+                .is_none_or(|best| status.retry_after >= best.retry_after)
+            {
+                self.longest_refusal = Some(status);
+            }
+        } else if self
+            .tightest_admitted
+            .as_ref()
+            .is_none_or(|best| status.remaining < best.remaining)
+        {
+            self.tightest_admitted = Some(status);
+        }
+    }
+
+    fn outcome(self) -> RateLimitOutcome {
+        match self.longest_refusal {
+            Some(refusal) => RateLimitOutcome {
+                allowed: false,
+                status: Some(refusal),
+            },
+            None => RateLimitOutcome {
+                allowed: true,
+                status: self.tightest_admitted,
+            },
+        }
+    }
 }
 
 /// Where the limiter keeps its outcome in `Transaction::state`, so the proxy

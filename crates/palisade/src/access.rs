@@ -134,8 +134,11 @@ impl AccessControl for Access {
     }
 
     fn on_request_body<'a>(&'a self, tx: &'a mut Transaction) -> BoxFuture<'a, ()> {
+        let Some(login) = &self.login else {
+            // A zero-sized future: boxing it allocates nothing.
+            return Box::pin(std::future::ready(()));
+        };
         Box::pin(async move {
-            let Some(login) = &self.login else { return };
             let Some(attempt) = login.attempt(tx) else {
                 return;
             };
@@ -159,12 +162,12 @@ impl AccessControl for Access {
     }
 
     fn on_response<'a>(&'a self, tx: &'a mut Transaction, status: u16) -> BoxFuture<'a, ()> {
+        let (Some(login), Some(PendingLogin(attempt))) =
+            (&self.login, tx.state.remove::<PendingLogin>())
+        else {
+            return Box::pin(std::future::ready(()));
+        };
         Box::pin(async move {
-            let (Some(login), Some(PendingLogin(attempt))) =
-                (&self.login, tx.state.remove::<PendingLogin>())
-            else {
-                return;
-            };
             for f in login.record(&attempt, status).await {
                 tx.report(f);
             }
@@ -173,9 +176,7 @@ impl AccessControl for Access {
 
     fn response_headers(&self, tx: &Transaction, headers: &mut http::HeaderMap) {
         if let Some(RateLimitState(outcome)) = tx.state.get::<RateLimitState>() {
-            for (name, value) in outcome.headers() {
-                headers.insert(name, value);
-            }
+            outcome.write_headers(headers);
         }
     }
 }

@@ -362,8 +362,15 @@ pub async fn start(opts: Options) -> Result<RunningGateway> {
         bound.push(BoundListener { socket, spec });
     }
     let workers = worker_count(config.workers);
-    let (balancer, stopped) = spawn_workers(workers, &bound, &gateway, &conn_limits, &shutdown_rx)
-        .context("starting worker threads")?;
+    let (balancer, stopped) = spawn_workers(
+        workers,
+        config.worker_pinning,
+        &bound,
+        &gateway,
+        &conn_limits,
+        &shutdown_rx,
+    )
+    .context("starting worker threads")?;
     for done in stopped {
         tasks.push(tokio::spawn(done));
     }

@@ -328,11 +328,16 @@ fn check_config(file: &std::path::Path) -> Result<()> {
     out!("{}: valid", file.display());
     let workers = palisade_proxy::workers::worker_count(config.workers);
     out!(
-        "  workers  {workers}{} — each with its own event loop and upstream pool",
+        "  workers  {workers}{} — each with its own event loop and upstream pool{}",
         if config.workers == 0 {
             " (one per core)"
         } else {
             ""
+        },
+        match config.worker_pinning {
+            palisade_config::WorkerPinning::Cores =>
+                ", pinned to a CPU each where there are enough",
+            palisade_config::WorkerPinning::Off => ", not pinned",
         }
     );
     for l in &config.listeners {
