@@ -32,6 +32,23 @@ pub use runtime::Runtime;
 /// A boxed future, for the async hooks of [`AccessControl`].
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
+/// A phase with nothing to do, as a [`BoxFuture`] that costs no allocation:
+/// the future is zero-sized, and boxing a zero-sized value allocates nothing
+/// (`std::future::ready(())` holds an `Option<()>`, one byte, and would).
+pub fn nothing_to_do<'a>() -> BoxFuture<'a, ()> {
+    Box::pin(NothingToDo)
+}
+
+struct NothingToDo;
+
+impl std::future::Future for NothingToDo {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
+}
+
 /// Identity, authorization and abuse limits: the pipeline stages that may need
 /// I/O (a JWKS refetch, token introspection, a shared Redis counter). They run
 /// before the detectors of their phase and report through the transaction:
@@ -83,5 +100,19 @@ impl Gateway {
     /// Installs a new runtime; in-flight requests finish on the old one.
     pub fn swap(&self, runtime: Runtime) {
         self.inner.store(Arc::new(runtime));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_phase_with_nothing_to_do_is_zero_sized() {
+        assert_eq!(std::mem::size_of::<super::NothingToDo>(), 0);
+        assert_eq!(std::mem::size_of_val(&std::future::ready(())), 1);
+    }
+
+    #[tokio::test]
+    async fn a_phase_with_nothing_to_do_completes_at_once() {
+        super::nothing_to_do().await;
     }
 }

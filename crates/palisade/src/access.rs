@@ -135,8 +135,7 @@ impl AccessControl for Access {
 
     fn on_request_body<'a>(&'a self, tx: &'a mut Transaction) -> BoxFuture<'a, ()> {
         let Some(login) = &self.login else {
-            // A zero-sized future: boxing it allocates nothing.
-            return Box::pin(std::future::ready(()));
+            return palisade_proxy::nothing_to_do();
         };
         Box::pin(async move {
             let Some(attempt) = login.attempt(tx) else {
@@ -165,7 +164,7 @@ impl AccessControl for Access {
         let (Some(login), Some(PendingLogin(attempt))) =
             (&self.login, tx.state.remove::<PendingLogin>())
         else {
-            return Box::pin(std::future::ready(()));
+            return palisade_proxy::nothing_to_do();
         };
         Box::pin(async move {
             for f in login.record(&attempt, status).await {
