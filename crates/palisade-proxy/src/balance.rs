@@ -10,12 +10,16 @@
 //! byte of it is read; after that a connection stays on its worker.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 /// Connections per worker, and a way to hand a connection to each worker.
 pub struct Balancer<T> {
     active: Box<[AtomicUsize]>,
+    /// Placements happen one at a time, so that two workers accepting at
+    /// once cannot both decide on counts the other is changing (once per
+    /// connection, not per request).
+    placing: Mutex<()>,
     inboxes: Box<[mpsc::UnboundedSender<T>]>,
     gauges: Box<[metrics::Gauge]>,
 }
@@ -45,6 +49,7 @@ impl<T> Balancer<T> {
             .collect();
         let balancer = Balancer {
             active: (0..workers).map(|_| AtomicUsize::new(0)).collect(),
+            placing: Mutex::new(()),
             inboxes: inboxes.into(),
             gauges,
         };
@@ -54,6 +59,7 @@ impl<T> Balancer<T> {
     /// The worker that serves a connection accepted by worker `accepted_by`,
     /// counted as serving it until the returned slot is dropped.
     pub fn place(self: &Arc<Self>, accepted_by: usize) -> Slot<T> {
+        let _one_at_a_time = self.placing.lock().unwrap_or_else(|e| e.into_inner());
         let own = accepted_by.min(self.active.len() - 1);
         let load = |w: usize| {
             self.active
@@ -145,6 +151,35 @@ mod tests {
         assert_eq!((a.worker(), b.worker()), (2, 2));
         // Two ahead of the others: the next goes to the least busy (lowest index first).
         assert_eq!(balancer.place(2).worker(), 0);
+    }
+
+    #[test]
+    fn workers_placing_at_once_keep_the_shares_within_the_slack() {
+        let (balancer, _inboxes) = Balancer::<()>::new(3);
+        let slots: Vec<Slot<()>> = std::thread::scope(|scope| {
+            let placers: Vec<_> = (0..3)
+                .map(|worker| {
+                    let balancer = &balancer;
+                    scope
+                        .spawn(move || (0..200).map(|_| balancer.place(worker)).collect::<Vec<_>>())
+                })
+                .collect();
+            placers
+                .into_iter()
+                .flat_map(|p| p.join().unwrap_or_default())
+                .collect()
+        });
+        let loads = balancer.loads();
+        assert_eq!(loads.iter().sum::<usize>(), slots.len());
+        let spread = loads
+            .iter()
+            .max()
+            .zip(loads.iter().min())
+            .map(|(a, b)| a - b);
+        assert!(
+            spread.is_some_and(|s| s <= Balancer::<()>::SLACK),
+            "{loads:?}"
+        );
     }
 
     #[test]
