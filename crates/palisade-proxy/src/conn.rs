@@ -99,6 +99,12 @@ impl Drop for ConnPermit {
 /// [`crate::balance`]).
 pub struct HandedOver {
     stream: std::net::TcpStream,
+    admitted: Admitted,
+}
+
+/// An accepted connection admitted by the connection limits, counted
+/// against the worker that serves it.
+struct Admitted {
     peer: SocketAddr,
     spec: ListenerSpec,
     permit: ConnPermit,
@@ -150,14 +156,15 @@ pub async fn run_listener(
                 };
                 let _ = tcp.set_nodelay(true);
                 let slot = seat.balancer.place(seat.index);
-                if slot.worker() == seat.index {
-                    spawn_connection(tcp, peer, spec.clone(), &gateway, &shutdown, &seat.alive, permit, slot);
+                let target = slot.worker();
+                let admitted = Admitted { peer, spec: spec.clone(), permit, slot };
+                if target == seat.index {
+                    spawn_connection(tcp, admitted, &gateway, &shutdown, &seat.alive);
                     continue;
                 }
-                let target = slot.worker();
                 match tcp.into_std() {
                     Ok(stream) => {
-                        let item = HandedOver { stream, peer, spec: spec.clone(), permit, slot };
+                        let item = HandedOver { stream, admitted };
                         if seat.balancer.hand_over(target, item).is_ok() {
                             metrics::counter!("palisade_connections_handed_over_total").increment(1);
                         }
@@ -185,16 +192,7 @@ pub async fn serve_handed_over(
     let start =
         |item: HandedOver, shutdown: &watch::Receiver<bool>| match TcpStream::from_std(item.stream)
         {
-            Ok(tcp) => spawn_connection(
-                tcp,
-                item.peer,
-                item.spec,
-                &gateway,
-                shutdown,
-                &alive,
-                item.permit,
-                item.slot,
-            ),
+            Ok(tcp) => spawn_connection(tcp, item.admitted, &gateway, shutdown, &alive),
             Err(e) => tracing::warn!(error = %e, "cannot take over a connection"),
         };
     loop {
@@ -215,16 +213,12 @@ pub async fn serve_handed_over(
 }
 
 /// Serves one admitted connection on the current worker.
-#[allow(clippy::too_many_arguments)]
 fn spawn_connection(
     tcp: TcpStream,
-    peer: SocketAddr,
-    spec: ListenerSpec,
+    admitted: Admitted,
     gateway: &Gateway,
     shutdown: &watch::Receiver<bool>,
     alive: &mpsc::Sender<()>,
-    permit: ConnPermit,
-    slot: Slot<HandedOver>,
 ) {
     let gateway = gateway.clone();
     let stop = shutdown.clone();
@@ -232,6 +226,12 @@ fn spawn_connection(
     tokio::spawn(async move {
         metrics::gauge!("palisade_connections_active").increment(1.0);
         metrics::counter!("palisade_connections_total").increment(1);
+        let Admitted {
+            peer,
+            spec,
+            permit,
+            slot,
+        } = admitted;
         serve_connection(tcp, peer, spec, gateway, stop).await;
         drop(alive);
         metrics::gauge!("palisade_connections_active").decrement(1.0);

@@ -159,10 +159,10 @@ impl Limit {
     ) -> Option<String> {
         let mut out = String::with_capacity(64);
         self.write_key(&mut out, head, principal, ipv6_prefix)
-            .then_some(out)
+            .map(|()| out)
     }
 
-    /// Writes the counting key into `out` (cleared first); false when a
+    /// Writes the counting key into `out` (cleared first); `None` when a
     /// required part is missing.
     fn write_key(
         &self,
@@ -170,18 +170,8 @@ impl Limit {
         head: &RequestHead,
         principal: Option<&Principal>,
         ipv6_prefix: u8,
-    ) -> bool {
-        out.clear();
-        self.key_parts(out, head, principal, ipv6_prefix).is_some()
-    }
-
-    fn key_parts(
-        &self,
-        out: &mut String,
-        head: &RequestHead,
-        principal: Option<&Principal>,
-        ipv6_prefix: u8,
     ) -> Option<()> {
+        out.clear();
         out.push_str(&self.name);
         for part in &self.key {
             out.push('\u{1f}');
@@ -437,7 +427,10 @@ impl RateLimiter {
         let mut summary = Summary::default();
         let mut key = KEY_BUFFER.take();
         for limit in self.limits.iter().filter(|l| l.applies(head)) {
-            if !limit.write_key(&mut key, head, principal, self.ipv6_prefix) {
+            if limit
+                .write_key(&mut key, head, principal, self.ipv6_prefix)
+                .is_none()
+            {
                 continue;
             }
             let (params, rate, period, burst) = limit.params(principal);
@@ -487,7 +480,10 @@ impl RateLimiter {
         let mut summary = Summary::default();
         let mut key = KEY_BUFFER.take();
         for limit in self.limits.iter().filter(|l| l.applies(head)) {
-            if !limit.write_key(&mut key, head, principal, self.ipv6_prefix) {
+            if limit
+                .write_key(&mut key, head, principal, self.ipv6_prefix)
+                .is_none()
+            {
                 continue;
             }
             let (params, rate, period, burst) = limit.params(principal);
