@@ -19,8 +19,12 @@ pub const MAX_CHUNK_LINE_BYTES: usize = 4096;
 
 const MAX_CHUNK_SIZE_DIGITS: u8 = 16;
 const TRAILER_NAME_KEEP: usize = 20;
-/// Head buffer capacity kept between requests; larger buffers are freed so idle connections stay small.
-const HEAD_BUFFER_KEEP_CAPACITY: usize = 1024;
+/// Head buffer capacity kept between requests; larger buffers are freed so idle connections stay
+/// small. A head carrying a bearer token or a few cookies is one to two KiB: such a client's
+/// requests then reuse the buffer instead of growing a new one each time.
+const HEAD_BUFFER_KEEP_CAPACITY: usize = 2048;
+/// First allocation of the head buffer: a request line and a handful of headers.
+const HEAD_BUFFER_FIRST_CAPACITY: usize = 512;
 
 /// What [`FramingState::feed`] did with the start of its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +175,10 @@ impl HeadScan {
         }
         if self.buf.len() + bytes.len() > limits.max_head_bytes {
             return Err(Violation::HeadTooLarge);
+        }
+        if self.buf.capacity() == 0 {
+            self.buf
+                .reserve(HEAD_BUFFER_FIRST_CAPACITY.max(bytes.len()));
         }
         self.buf.extend_from_slice(bytes);
         Ok(())
