@@ -335,7 +335,7 @@ mod tests {
         assert!(!format!("{listed:?}").contains(&created.plaintext));
         let index = store.load_index().unwrap();
         let p = index.verify(&created.plaintext, now_unix()).unwrap();
-        assert_eq!(p.subject, "billing-service");
+        assert_eq!(&*p.subject, "billing-service");
         assert_eq!(p.kind, PrincipalKind::ApiKey);
         assert!(p.has_scope("invoices:read"));
         assert_eq!(p.claims["rate_limit"], "100/minute");

@@ -59,7 +59,7 @@ impl PathPattern {
     }
 
     /// Matches an already normalised path (see [`normalize_path`]).
-    pub fn matches_segments(&self, path: &[String]) -> bool {
+    pub fn matches_segments<S: AsRef<str>>(&self, path: &[S]) -> bool {
         match_from(&self.segments, path, self.case_insensitive)
     }
 
@@ -69,7 +69,7 @@ impl PathPattern {
     }
 }
 
-fn match_from(pattern: &[PatternSegment], path: &[String], ci: bool) -> bool {
+fn match_from<S: AsRef<str>>(pattern: &[PatternSegment], path: &[S], ci: bool) -> bool {
     // Iterative matcher with one backtrack point for the latest `**`, linear
     // in practice and never exponential.
     let (mut p, mut s) = (0usize, 0usize);
@@ -84,7 +84,7 @@ fn match_from(pattern: &[PatternSegment], path: &[String], ci: bool) -> bool {
                 p += 1;
                 s += 1;
             }
-            Some(PatternSegment::Literal(lit)) if segment_eq(lit, &path[s], ci) => {
+            Some(PatternSegment::Literal(lit)) if segment_eq(lit, path[s].as_ref(), ci) => {
                 p += 1;
                 s += 1;
             }
@@ -148,7 +148,7 @@ impl AccessRule {
         })
     }
 
-    fn applies(&self, method: &Method, segments: &[String]) -> bool {
+    fn applies<S: AsRef<str>>(&self, method: &Method, segments: &[S]) -> bool {
         (self.methods.is_empty() || self.methods.contains(method))
             && self.pattern.matches_segments(segments)
     }
@@ -206,7 +206,11 @@ impl RuleSet {
     }
 
     /// The rule applying to a request whose path is already normalised.
-    pub fn find_segments(&self, method: &Method, segments: &[String]) -> Option<&AccessRule> {
+    pub fn find_segments<S: AsRef<str>>(
+        &self,
+        method: &Method,
+        segments: &[S],
+    ) -> Option<&AccessRule> {
         self.rules.iter().find(|r| r.applies(method, segments))
     }
 
@@ -243,10 +247,10 @@ impl RuleSet {
     }
 
     /// [`RuleSet::authorize_with`] for an already normalised path.
-    pub fn authorize_segments(
+    pub fn authorize_segments<S: AsRef<str>>(
         &self,
         method: &Method,
-        segments: &[String],
+        segments: &[S],
         principal: Option<&Principal>,
         operation: Option<&OperationSecurity>,
     ) -> AuthzDecision {

@@ -8,6 +8,7 @@ use crate::config::IdentityHeadersConfig;
 use crate::error::ConfigError;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use palisade_core::{Principal, PrincipalKind};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Compiled identity header names.
 #[derive(Debug, Clone)]
@@ -18,11 +19,24 @@ pub struct IdentityHeaders {
     kind: HeaderName,
     claims: Vec<(String, HeaderName)>,
     strip: Vec<HeaderName>,
+    /// Tells this configuration's memo apart from another's (see [`Built`]).
+    id: usize,
+    /// Bit `n` set when an owned name is `n` bytes long (63: longer): most
+    /// request headers are ruled out by their length alone.
+    owned_lengths: u64,
 }
 
+fn length_bit(name: &HeaderName) -> u64 {
+    1 << name.as_str().len().min(63)
+}
+
+/// A validated name with a `'static` spelling, so that setting it on a
+/// request copies a pointer (see [`palisade_core::intern`]).
 fn header_name(name: &str) -> Result<HeaderName, ConfigError> {
-    HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
-        .map_err(|_| ConfigError::Invalid(format!("invalid identity header name `{name}`")))
+    let lower = name.to_ascii_lowercase();
+    HeaderName::from_bytes(lower.as_bytes())
+        .map_err(|_| ConfigError::Invalid(format!("invalid identity header name `{name}`")))?;
+    Ok(HeaderName::from_static(palisade_core::intern(&lower)))
 }
 
 impl IdentityHeaders {
@@ -42,7 +56,15 @@ impl IdentityHeaders {
                 .iter()
                 .map(|n| header_name(n))
                 .collect::<Result<_, _>>()?,
-        })
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            owned_lengths: 0,
+        }
+        .with_owned_lengths())
+    }
+
+    fn with_owned_lengths(mut self) -> Self {
+        self.owned_lengths = self.owned_names().fold(0, |bits, n| bits | length_bit(n));
+        self
     }
 
     /// Every header name this gateway owns on the upstream request.
@@ -61,7 +83,10 @@ impl IdentityHeaders {
         // request's few header names before paying a map removal for each.
         let supplied: Vec<HeaderName> = headers
             .keys()
-            .filter(|present| self.owned_names().any(|owned| owned == *present))
+            .filter(|present| {
+                self.owned_lengths & length_bit(present) != 0
+                    && self.owned_names().any(|owned| owned == *present)
+            })
             .cloned()
             .collect();
         for name in supplied {
@@ -70,24 +95,69 @@ impl IdentityHeaders {
         let Some(principal) = principal else {
             return;
         };
-        set(headers, &self.subject, &principal.subject);
+        LAST_BUILT.with_borrow_mut(|last| {
+            let fresh = match last {
+                Some(built) if built.owner == self.id && built.principal == *principal => {
+                    // Equal but held elsewhere (a cache's copy): keep this
+                    // one, so the next comparison is by pointer.
+                    if !std::sync::Arc::ptr_eq(&built.principal.claims, &principal.claims) {
+                        built.principal = principal.clone();
+                    }
+                    built
+                }
+                _ => last.insert(Built {
+                    owner: self.id,
+                    principal: principal.clone(),
+                    headers: self.build(principal),
+                }),
+            };
+            for (name, value) in &fresh.headers {
+                headers.insert(name.clone(), value.clone());
+            }
+        });
+    }
+
+    /// The headers carrying `principal`.
+    fn build(&self, principal: &Principal) -> Vec<(HeaderName, HeaderValue)> {
+        let mut out = Vec::with_capacity(4 + self.claims.len());
+        let mut push = |name: &HeaderName, value: &str| {
+            if let Some(v) = header_value(value) {
+                out.push((name.clone(), v));
+            }
+        };
+        push(&self.subject, &principal.subject);
         if let Some(issuer) = &principal.issuer {
-            set(headers, &self.issuer, issuer);
+            push(&self.issuer, issuer);
         }
         if !principal.scopes.is_empty() {
-            set(headers, &self.scopes, &principal.scopes.join(" "));
+            push(&self.scopes, &principal.scopes.join(" "));
         }
-        headers.insert(
-            self.kind.clone(),
-            HeaderValue::from_static(kind_name(principal.kind)),
-        );
+        push(&self.kind, kind_name(principal.kind));
         for (claim, name) in &self.claims {
             if let Some(value) = principal.claims.get(claim) {
-                set(headers, name, value);
+                push(name, value);
             }
         }
+        out
     }
 }
+
+/// The identity headers last built on this thread. A client sends request
+/// after request as the same principal, and building the values copies and
+/// checks every one of them; comparing the principal is much cheaper (its
+/// scopes and claims are shared, so equal ones compare by pointer).
+struct Built {
+    /// Which [`IdentityHeaders`] built them (configurations differ in names).
+    owner: usize,
+    principal: Principal,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+thread_local! {
+    static LAST_BUILT: std::cell::RefCell<Option<Built>> = const { std::cell::RefCell::new(None) };
+}
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 
 /// Stable name of a principal kind (`jwt`, `api_key`...).
 pub fn kind_name(kind: PrincipalKind) -> &'static str {
@@ -100,26 +170,22 @@ pub fn kind_name(kind: PrincipalKind) -> &'static str {
     }
 }
 
-fn set(headers: &mut HeaderMap, name: &HeaderName, value: &str) {
+fn header_value(value: &str) -> Option<HeaderValue> {
     let printable = value.bytes().all(|b| (0x20..0x7f).contains(&b));
-    let text = if printable {
-        std::borrow::Cow::Borrowed(value)
-    } else {
-        // Non-printable or non-ASCII bytes (and `%` itself, so the encoding
-        // stays reversible) are percent-encoded.
-        let mut out = String::with_capacity(value.len() * 2);
-        for b in value.bytes() {
-            if (0x20..0x7f).contains(&b) && b != b'%' {
-                out.push(char::from(b));
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-        std::borrow::Cow::Owned(out)
-    };
-    if let Ok(v) = HeaderValue::from_str(&text) {
-        headers.insert(name.clone(), v);
+    if printable {
+        return HeaderValue::from_str(value).ok();
     }
+    // Non-printable or non-ASCII bytes (and `%` itself, so the encoding
+    // stays reversible) are percent-encoded.
+    let mut out = String::with_capacity(value.len() * 2);
+    for b in value.bytes() {
+        if (0x20..0x7f).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    HeaderValue::from_str(&out).ok()
 }
 
 #[cfg(test)]
@@ -133,8 +199,18 @@ mod tests {
             .claims
             .insert("role".into(), "X-Palisade-Role".into());
         config.strip.push("X-User".into());
+        let long = format!("x-{}", "a".repeat(70));
+        config.strip.push(long.to_uppercase());
         let ih = IdentityHeaders::from_config(&config).unwrap();
         let mut headers = HeaderMap::new();
+        headers.insert(
+            HeaderName::from_bytes(long.as_bytes()).unwrap(),
+            HeaderValue::from_static("spoofed"),
+        );
+        headers.insert(
+            HeaderName::from_bytes(format!("x-{}", "b".repeat(70)).as_bytes()).unwrap(),
+            HeaderValue::from_static("kept"),
+        );
         headers.insert("x-palisade-subject", HeaderValue::from_static("admin"));
         headers.append("x-palisade-subject", HeaderValue::from_static("root"));
         headers.insert("x-palisade-scopes", HeaderValue::from_static("admin"));
@@ -149,6 +225,8 @@ mod tests {
         ] {
             assert!(headers.get(n).is_none(), "{n} kept");
         }
+        assert!(headers.get(&long).is_none());
+        assert_eq!(headers.len(), 1, "the unrelated long header stays");
         let mut p = Principal::new(PrincipalKind::Jwt, "alice\r\nX-Evil: 1");
         p.scopes = vec!["read".into(), "write".into()].into();
         std::sync::Arc::make_mut(&mut p.claims).insert("role".into(), "user".into());
@@ -164,5 +242,37 @@ mod tests {
         ih.apply(&mut headers, Some(&p));
         assert_eq!(headers["x-palisade-subject"], "zo%C3%AB");
         assert!(headers.get("x-palisade-scopes").is_none());
+    }
+
+    #[test]
+    fn values_follow_the_principal_and_the_configuration_applied() {
+        let plain = IdentityHeaders::from_config(&IdentityHeadersConfig::default()).unwrap();
+        let renamed = IdentityHeaders::from_config(&IdentityHeadersConfig {
+            subject: "X-Who".into(),
+            ..IdentityHeadersConfig::default()
+        })
+        .unwrap();
+        let alice = Principal::new(PrincipalKind::Jwt, "alice");
+        let mut bob = Principal::new(PrincipalKind::Jwt, "bob");
+        bob.issuer = Some("https://issuer.example".into());
+        for _ in 0..2 {
+            for (ih, principal, name) in [
+                (&plain, &alice, "x-palisade-subject"),
+                (&plain, &bob, "x-palisade-subject"),
+                (&renamed, &bob, "x-who"),
+                (&renamed, &alice, "x-who"),
+            ] {
+                let mut headers = HeaderMap::new();
+                ih.apply(&mut headers, Some(principal));
+                assert_eq!(headers[name], *principal.subject, "{name}");
+                assert_eq!(headers.len(), 2 + usize::from(principal.issuer.is_some()));
+                assert_eq!(
+                    headers
+                        .get("x-palisade-issuer")
+                        .map(|v| v.to_str().unwrap()),
+                    principal.issuer.as_deref()
+                );
+            }
+        }
     }
 }

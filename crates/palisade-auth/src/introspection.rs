@@ -140,7 +140,7 @@ pub fn parse_introspection_response(
             "no sub, username or client_id",
         ))?;
     let mut principal = Principal::new(PrincipalKind::OpaqueToken, subject);
-    principal.issuer = obj.get("iss").and_then(Value::as_str).map(str::to_owned);
+    principal.issuer = obj.get("iss").and_then(Value::as_str).map(Arc::from);
     if let Some(scope) = obj.get("scope").and_then(Value::as_str) {
         principal.scopes = scope
             .split_ascii_whitespace()

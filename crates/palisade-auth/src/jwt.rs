@@ -450,7 +450,10 @@ pub fn principal_from_claims(
         _ => return Err(JwtError::MissingClaim(truncate(&policy.subject_claim, 64))),
     };
     let mut principal = Principal::new(kind, truncate(&subject, MAX_CLAIM_VALUE));
-    principal.issuer = claims.get("iss").and_then(Value::as_str).map(str::to_owned);
+    principal.issuer = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .map(std::sync::Arc::from);
     let mut scopes: Vec<String> = Vec::new();
     for name in &policy.scope_claims {
         match claims.get(name.as_str()) {

@@ -62,7 +62,7 @@ pub fn principal_from_certificate(
         .filter(|s| !s.is_empty())
         .ok_or(CertificateError::NoSubject)?;
     let mut principal = Principal::new(PrincipalKind::ClientCertificate, subject);
-    principal.issuer = Some(cert.issuer().to_string());
+    principal.issuer = Some(cert.issuer().to_string().into());
     principal.scopes = config.scopes.as_slice().into();
     if let Some(cn) = cn {
         std::sync::Arc::make_mut(&mut principal.claims).insert("cn".into(), cn);
@@ -110,7 +110,7 @@ mod tests {
             ],
         );
         let p = principal_from_certificate(&der, &MtlsConfig::default()).unwrap();
-        assert_eq!(p.subject, "spiffe://example.org/billing");
+        assert_eq!(&*p.subject, "spiffe://example.org/billing");
         assert_eq!(p.kind, PrincipalKind::ClientCertificate);
         assert_eq!(p.claims["cn"], "billing-client");
         assert_eq!(p.claims["san_dns"], "billing.internal");
@@ -119,7 +119,7 @@ mod tests {
             scopes: vec!["internal".into()],
         };
         let p = principal_from_certificate(&der, &cn_first).unwrap();
-        assert_eq!(p.subject, "billing-client");
+        assert_eq!(&*p.subject, "billing-client");
         assert!(p.has_scope("internal"));
     }
 

@@ -470,7 +470,7 @@ mod tests {
         let p = v
             .verify(&Method::POST, "/orders?x=1", &h, b"{\"a\":1}", now + 10)
             .unwrap();
-        assert_eq!(p.subject, "partner-a");
+        assert_eq!(&*p.subject, "partner-a");
         assert_eq!(p.kind, PrincipalKind::SignedRequest);
         assert_eq!(
             v.verify(&Method::POST, "/orders?x=1", &h, b"{\"a\":1}", now + 11),

@@ -62,7 +62,7 @@ pub fn extract_token(
 
 /// `Authorization: Bearer <b64token>` (RFC 6750 §2.1). Other schemes yield `None`.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, ExtractError> {
-    let Some(value) = single_value(headers, AUTHORIZATION.as_str())? else {
+    let Some(value) = single_value(headers, &AUTHORIZATION)? else {
         return Ok(None);
     };
     let Some(token) = bearer_credential(value.as_bytes()) else {
@@ -88,7 +88,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, ExtractError>
 /// checked then). Anything unusual (no header, two headers, another scheme)
 /// gives `None` and is left to [`bearer_token`].
 pub fn bearer_bytes(headers: &HeaderMap) -> Option<&[u8]> {
-    let value = single_value(headers, AUTHORIZATION.as_str()).ok()??;
+    let value = single_value(headers, &AUTHORIZATION).ok()??;
     bearer_credential(value.as_bytes())
 }
 
@@ -145,10 +145,10 @@ fn single_header_str<'h>(
 
 /// The one value of a header that must appear at most once, within the
 /// credential size limit.
-fn single_value<'h>(
-    headers: &'h HeaderMap,
-    name: &str,
-) -> Result<Option<&'h HeaderValue>, ExtractError> {
+fn single_value(
+    headers: &HeaderMap,
+    name: impl http::header::AsHeaderName,
+) -> Result<Option<&HeaderValue>, ExtractError> {
     let mut values = headers.get_all(name).iter();
     let Some(first) = values.next() else {
         return Ok(None);

@@ -200,10 +200,12 @@ impl VerifiedTokenCache {
     }
 
     /// Remembers on this thread that `token` is verified.
-    fn remember(&self, token: &[u8], entry: Entry, generation: u64) {
+    fn remember(&self, token: &[u8], mut entry: Entry, generation: u64) {
         if token.len() > MAX_RECENT_TOKEN {
             return;
         }
+        // This thread alone clones it from now on.
+        entry.principal = entry.principal.detached();
         RECENT.with(|recent| {
             if let Ok(mut recent) = recent.try_borrow_mut() {
                 if let Some(slot) = recent.get_mut(recent_slot(token)) {

@@ -14,12 +14,21 @@ use std::sync::OnceLock;
 pub const MAX_PATH_SEGMENTS: usize = 256;
 
 /// Splits a request path into normalised segments.
-pub fn normalize_path(raw_path: &str) -> Vec<String> {
-    let path = raw_path.split(['?', '#']).next().unwrap_or("");
-    let mut out: Vec<String> = Vec::new();
+pub fn normalize_path(raw_path: &str) -> Vec<PathSegment> {
+    // Byte scans rather than `str` patterns of several chars: this runs on
+    // every request that meets a path rule, and the bytes sought are ASCII.
+    let end = raw_path
+        .bytes()
+        .position(|b| b == b'?' || b == b'#')
+        .unwrap_or(raw_path.len());
+    let path = raw_path.get(..end).unwrap_or("");
+    let mut out: Vec<PathSegment> = Vec::new();
     for raw in path.split('/') {
+        if raw.is_empty() {
+            continue;
+        }
         // The common segment needs no decoding: copy it once.
-        if !raw.is_empty() && !raw.contains(['%', ';', '\\']) && raw != "." && raw != ".." {
+        if !raw.bytes().any(|b| matches!(b, b'%' | b';' | b'\\')) && raw != "." && raw != ".." {
             push_segment(&mut out, raw);
             continue;
         }
@@ -39,23 +48,122 @@ pub fn normalize_path(raw_path: &str) -> Vec<String> {
     out
 }
 
-fn push_segment(out: &mut Vec<String>, seg: &str) {
+fn push_segment(out: &mut Vec<PathSegment>, seg: &str) {
     if out.len() >= MAX_PATH_SEGMENTS {
         if let Some(last) = out.last_mut() {
-            last.push('/');
-            last.push_str(seg);
+            *last = PathSegment::new(&format!("{}/{seg}", last.as_str()));
         }
     } else {
-        out.push(seg.to_owned());
+        out.push(PathSegment::new(seg));
+    }
+}
+
+/// Bytes of a segment kept inside the [`PathSegment`] itself.
+const INLINE_SEGMENT: usize = 22;
+
+/// One normalised path segment. Segments are short (`api`, `orders`, an id),
+/// and a path is split on every request that meets a path rule: those up to
+/// 22 bytes are held inline, so a path costs one allocation for its list
+/// rather than one more per segment.
+#[derive(Clone)]
+pub struct PathSegment(SegmentText);
+
+#[derive(Clone)]
+enum SegmentText {
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_SEGMENT],
+    },
+    Heap(Box<str>),
+}
+
+impl PathSegment {
+    pub fn new(text: &str) -> PathSegment {
+        let mut bytes = [0u8; INLINE_SEGMENT];
+        match (bytes.get_mut(..text.len()), u8::try_from(text.len())) {
+            (Some(inline), Ok(len)) => {
+                inline.copy_from_slice(text.as_bytes());
+                PathSegment(SegmentText::Inline { len, bytes })
+            }
+            _ => PathSegment(SegmentText::Heap(text.into())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Copied from a `&str` whole, so always UTF-8.
+            SegmentText::Inline { len, bytes } => bytes
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            SegmentText::Heap(text) => text,
+        }
+    }
+}
+
+impl std::ops::Deref for PathSegment {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for PathSegment {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::borrow::Borrow<str> for PathSegment {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for PathSegment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for PathSegment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq for PathSegment {
+    fn eq(&self, other: &PathSegment) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for PathSegment {}
+
+impl PartialEq<str> for PathSegment {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for PathSegment {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for PathSegment {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
     }
 }
 
 /// The normalised segments of a request's path, computed on first use.
 #[derive(Debug, Clone, Default)]
-pub struct PathSegments(OnceLock<Vec<String>>);
+pub struct PathSegments(OnceLock<Vec<PathSegment>>);
 
 impl PathSegments {
-    pub fn get_or_compute(&self, raw_path: &str) -> &[String] {
+    pub fn get_or_compute(&self, raw_path: &str) -> &[PathSegment] {
         self.0.get_or_init(|| normalize_path(raw_path))
     }
 }
@@ -79,11 +187,27 @@ mod tests {
                     ".." => {
                         out.pop();
                     }
-                    seg => push_segment(&mut out, seg),
+                    seg if out.len() >= MAX_PATH_SEGMENTS => {
+                        if let Some(last) = out.last_mut() {
+                            last.push('/');
+                            last.push_str(seg);
+                        }
+                    }
+                    seg => out.push(seg.to_owned()),
                 }
             }
         }
         out
+    }
+
+    #[test]
+    fn segments_short_and_long_read_back_whole() {
+        let long = "a-segment-longer-than-twenty-two-bytes";
+        let exact = "twenty-two-bytes-exact";
+        assert_eq!(exact.len(), INLINE_SEGMENT);
+        let segments = normalize_path(&format!("/api/{long}/{exact}/é"));
+        assert_eq!(segments, ["api", long, exact, "é"]);
+        assert_eq!(segments.join("/"), format!("api/{long}/{exact}/é"));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-use crate::{Finding, PathSegments, Principal};
+use crate::{Finding, PathSegment, PathSegments, Principal};
 use bytes::Bytes;
 use http::{Extensions, HeaderMap, HeaderName, Method, StatusCode, Uri, Version};
 use std::net::IpAddr;
@@ -47,7 +47,7 @@ impl RequestHead {
     }
 
     /// The path split into normalised segments (see [`crate::normalize_path`]).
-    pub fn normalized_segments(&self) -> &[String] {
+    pub fn normalized_segments(&self) -> &[PathSegment] {
         self.path_segments.get_or_compute(self.uri.path())
     }
 

@@ -17,7 +17,7 @@
 //! chosen at run time, and sharing one formula with the Redis script keeps
 //! local, fallback and shared modes behaving the same.
 
-use std::collections::HashMap;
+use hashbrown::HashTable;
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -110,7 +110,8 @@ pub fn gcra_step(
 /// dropped, which under a key-flooding attack can reset some counters but
 /// keeps memory bounded.
 pub struct LocalGcra {
-    shards: Vec<Mutex<HashMap<String, u64>>>,
+    /// Key and TAT, found by one hash that also picks the shard.
+    shards: Vec<Mutex<HashTable<(String, u64)>>>,
     hasher: std::collections::hash_map::RandomState,
     max_per_shard: usize,
     epoch: Instant,
@@ -127,10 +128,17 @@ impl std::fmt::Debug for LocalGcra {
 
 const SHARDS: usize = 32;
 
+/// The shard of a key's hash. The table inside a shard places entries by the
+/// hash's low bits and tags them with its top seven, so the shard is chosen
+/// from bits neither uses (otherwise a shard's keys would all share them).
+fn shard_of(hash: u64) -> usize {
+    (hash >> 32) as usize % SHARDS
+}
+
 impl LocalGcra {
     pub fn new(max_keys: usize) -> Self {
         LocalGcra {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashTable::new())).collect(),
             hasher: std::collections::hash_map::RandomState::new(),
             max_per_shard: (max_keys / SHARDS).max(64),
             epoch: Instant::now(),
@@ -149,31 +157,35 @@ impl LocalGcra {
 
     /// Runs one GCRA step for `key` at `now_us` (tests drive time explicitly).
     pub fn check_at(&self, key: &str, cost: u64, params: GcraParams, now_us: u64) -> GcraDecision {
-        let index = (self.hasher.hash_one(key) as usize) % self.shards.len();
-        let Some(shard) = self.shards.get(index) else {
+        let hash = self.hasher.hash_one(key);
+        let Some(shard) = self.shards.get(shard_of(hash)) else {
             return gcra_step(None, now_us, cost, params).0;
         };
-        let mut map = match shard.lock() {
-            Ok(m) => m,
+        let mut table = match shard.lock() {
+            Ok(t) => t,
             Err(poisoned) => poisoned.into_inner(),
         };
-        let (decision, new_tat) = gcra_step(map.get(key).copied(), now_us, cost, params);
+        if let Some((_, tat)) = table.find_mut(hash, |(k, _)| k == key) {
+            let (decision, new_tat) = gcra_step(Some(*tat), now_us, cost, params);
+            if decision.allowed {
+                *tat = new_tat;
+            }
+            return decision;
+        }
+        let (decision, new_tat) = gcra_step(None, now_us, cost, params);
         if decision.allowed {
-            if map.len() >= self.max_per_shard && !map.contains_key(key) {
-                map.retain(|_, tat| *tat > now_us);
-                if map.len() >= self.max_per_shard {
-                    let mut tats: Vec<u64> = map.values().copied().collect();
+            if table.len() >= self.max_per_shard {
+                table.retain(|(_, tat)| *tat > now_us);
+                if table.len() >= self.max_per_shard {
+                    let mut tats: Vec<u64> = table.iter().map(|(_, tat)| *tat).collect();
                     tats.sort_unstable();
                     let cutoff = tats.get(tats.len() / 2).copied().unwrap_or(u64::MAX);
-                    map.retain(|_, tat| *tat > cutoff);
+                    table.retain(|(_, tat)| *tat > cutoff);
                 }
             }
-            match map.get_mut(key) {
-                Some(tat) => *tat = new_tat,
-                None => {
-                    map.insert(key.to_owned(), new_tat);
-                }
-            }
+            table.insert_unique(hash, (key.to_owned(), new_tat), |(k, _)| {
+                self.hasher.hash_one(k.as_str())
+            });
         }
         decision
     }

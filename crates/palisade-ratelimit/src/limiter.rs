@@ -35,7 +35,7 @@ const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy")
 /// A compiled limit.
 #[derive(Debug, Clone)]
 pub struct Limit {
-    pub name: Arc<str>,
+    pub name: &'static str,
     pattern: PathPattern,
     methods: Vec<Method>,
     key: Vec<KeyPart>,
@@ -49,11 +49,20 @@ pub struct Limit {
     /// (a per-request registration would allocate and hash its labels).
     decisions: DecisionCounters,
     /// `RateLimit-Policy` and `RateLimit-Limit` for the configured rate.
-    fixed_headers: Arc<(HeaderValue, HeaderValue)>,
+    fixed_headers: (HeaderValue, HeaderValue),
 }
 
 fn policy_value(rate: u64, window: Duration, burst: u64) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("{rate};w={};burst={burst}", ceil_secs(window))).ok()
+}
+
+/// `value` with a `'static` spelling (see [`palisade_core::intern`]), so the
+/// per-response clone copies a pointer.
+fn configured_value(value: HeaderValue) -> HeaderValue {
+    match value.to_str() {
+        Ok(text) => HeaderValue::from_static(palisade_core::intern(text)),
+        Err(_) => value,
+    }
 }
 
 #[derive(Clone)]
@@ -108,7 +117,7 @@ impl Limit {
             return Err(err("burst must be at least 1".into()));
         }
         Ok(Limit {
-            name: Arc::from(config.name.as_str()),
+            name: palisade_core::intern(&config.name),
             pattern,
             methods,
             key: config.key.clone(),
@@ -119,11 +128,13 @@ impl Limit {
             rate_from_claim: config.rate_from_claim.clone(),
             shared: config.shared,
             decisions: DecisionCounters::register(&config.name),
-            fixed_headers: Arc::new((
-                policy_value(config.rate, config.per.0, burst)
-                    .ok_or_else(|| err("policy header".into()))?,
-                HeaderValue::from(burst),
-            )),
+            fixed_headers: (
+                configured_value(
+                    policy_value(config.rate, config.per.0, burst)
+                        .ok_or_else(|| err("policy header".into()))?,
+                ),
+                configured_value(HeaderValue::from(burst)),
+            ),
         })
     }
 
@@ -172,7 +183,7 @@ impl Limit {
         ipv6_prefix: u8,
     ) -> Option<()> {
         out.clear();
-        out.push_str(&self.name);
+        out.push_str(self.name);
         for part in &self.key {
             out.push('\u{1f}');
             match part {
@@ -235,7 +246,7 @@ pub enum Backend {
 /// The state of the most restrictive applicable limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitStatus {
-    pub name: Arc<str>,
+    pub name: &'static str,
     pub rate: u64,
     pub window: Duration,
     pub burst: u64,
@@ -245,7 +256,7 @@ pub struct LimitStatus {
     pub backend: Backend,
     /// `RateLimit-Policy` and `RateLimit-Limit`, built once per limit when
     /// this request's rate is the limit's own (not from a claim).
-    pub fixed_headers: Option<Arc<(HeaderValue, HeaderValue)>>,
+    pub fixed_headers: Option<(HeaderValue, HeaderValue)>,
 }
 
 /// The verdict on one request.
@@ -254,6 +265,51 @@ pub struct RateLimitOutcome {
     pub allowed: bool,
     /// `None` when no limit applied.
     pub status: Option<LimitStatus>,
+}
+
+/// Every number below 1,000 as three digits, leading zeros included.
+static THREE_DIGITS: [u8; 3000] = {
+    let mut table = [0u8; 3000];
+    let mut n = 0;
+    while n < 1000 {
+        table[3 * n] = b'0' + (n / 100) as u8;
+        table[3 * n + 1] = b'0' + (n / 10 % 10) as u8;
+        table[3 * n + 2] = b'0' + (n % 10) as u8;
+        n += 1;
+    }
+    table
+};
+
+/// A header value for a count or a number of seconds. Those below 1,000
+/// (a reset, a retry, what remains of most limits) point into a static table
+/// instead of allocating one per response.
+fn number_value(n: u64) -> HeaderValue {
+    let digits = match n {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        // `HeaderValue::from(u64)` grows a buffer and then freezes it;
+        // spelling the digits here leaves one exact allocation.
+        _ => {
+            let mut spelled = [0u8; 20];
+            let mut start = spelled.len();
+            let mut rest = n;
+            while rest > 0 {
+                start -= 1;
+                spelled[start] = b'0' + (rest % 10) as u8;
+                rest /= 10;
+            }
+            return HeaderValue::from_bytes(&spelled[start..]).unwrap_or_else(|_| n.into());
+        }
+    };
+    let end = 3 * n as usize + 3;
+    match THREE_DIGITS
+        .get(end - digits..end)
+        .and_then(|d| std::str::from_utf8(d).ok())
+    {
+        Some(text) => HeaderValue::from_static(text),
+        None => HeaderValue::from(n),
+    }
 }
 
 fn ceil_secs(d: Duration) -> u64 {
@@ -296,15 +352,15 @@ impl RateLimitOutcome {
             ),
         };
         emit(RATELIMIT_LIMIT, limit);
-        emit(RATELIMIT_REMAINING, HeaderValue::from(s.remaining));
-        emit(RATELIMIT_RESET, HeaderValue::from(ceil_secs(s.reset_after)));
+        emit(RATELIMIT_REMAINING, number_value(s.remaining));
+        emit(RATELIMIT_RESET, number_value(ceil_secs(s.reset_after)));
         if let Some(policy) = policy {
             emit(RATELIMIT_POLICY, policy);
         }
         if let Some(retry) = s.retry_after {
             emit(
                 http::header::RETRY_AFTER,
-                HeaderValue::from(ceil_secs(retry).max(1)),
+                number_value(ceil_secs(retry).max(1)),
             );
         }
     }
@@ -346,7 +402,7 @@ impl RateLimitOutcome {
                 Category::RateLimit,
                 Severity::Notice,
                 Location::new("connection"),
-                &s.name,
+                s.name,
                 message,
             )
             .enforce(enforcement),
@@ -520,7 +576,7 @@ fn status_of(
         limit.decisions.limited.increment(1);
     }
     LimitStatus {
-        name: Arc::clone(&limit.name),
+        name: limit.name,
         rate,
         window: period,
         burst,
@@ -529,7 +585,7 @@ fn status_of(
         retry_after: (!d.allowed).then(|| Duration::from_micros(d.retry_after_us)),
         backend,
         fixed_headers: (rate == limit.rate && period == limit.period && burst == limit.burst)
-            .then(|| Arc::clone(&limit.fixed_headers)),
+            .then(|| limit.fixed_headers.clone()),
     }
 }
 
@@ -603,8 +659,23 @@ impl Detector for RateLimiter {
 
 /// Stores the outcome in the transaction and reports the finding if refused.
 pub fn record_outcome(tx: &mut Transaction, outcome: RateLimitOutcome) {
+    if outcome.status.is_none() {
+        return;
+    }
     if let Some(f) = outcome.finding() {
         tx.report(f);
     }
     tx.state.insert(RateLimitState(outcome));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_values_spell_the_number() {
+        for n in (0..2_000).chain([9_999, 10_000, 100_000_000, u64::MAX]) {
+            assert_eq!(number_value(n), HeaderValue::from(n), "{n}");
+        }
+    }
 }

@@ -38,7 +38,7 @@ impl ClientIdentity {
             .or_else(|| self.sans.first().map(san_value))
             .unwrap_or_else(|| self.subject.clone());
         let mut principal = Principal::new(PrincipalKind::ClientCertificate, subject);
-        principal.issuer = Some(self.issuer.clone());
+        principal.issuer = Some(self.issuer.as_str().into());
         std::sync::Arc::make_mut(&mut principal.claims)
             .insert("cert.subject".to_owned(), self.subject.clone());
         std::sync::Arc::make_mut(&mut principal.claims)

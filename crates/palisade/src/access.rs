@@ -118,10 +118,8 @@ impl AccessControl for Access {
                 auth.authorize(tx);
             }
             if let Some(limiter) = &self.limiter {
-                if limiter.applies(&tx.request) {
-                    let outcome = limiter.check(&tx.request, tx.principal.as_ref()).await;
-                    record_outcome(tx, outcome);
-                }
+                let outcome = limiter.check(&tx.request, tx.principal.as_ref()).await;
+                record_outcome(tx, outcome);
             }
             if let Some(spread) = &self.spread {
                 if let Some(principal) = tx.principal.clone() {

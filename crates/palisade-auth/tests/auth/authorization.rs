@@ -220,7 +220,7 @@ scopes = ["partners"]
     );
     assert_eq!(status, None, "{:?}", t.state.get::<AuthOutcome>());
     let p = t.principal.unwrap();
-    assert_eq!(p.subject, "partner-a");
+    assert_eq!(&*p.subject, "partner-a");
     assert_eq!(p.claims["api_key_id"], created.record.id);
     let (status, _) = decide(
         &keyed,
@@ -317,7 +317,7 @@ accept = ["signed_request"]
     t.request_body = Some(bytes::Bytes::from_static(body));
     let (status, t) = decide(&e, t);
     assert_eq!(status, None, "{:?}", t.state.get::<AuthOutcome>());
-    assert_eq!(t.principal.unwrap().subject, "partner-a");
+    assert_eq!(&*t.principal.unwrap().subject, "partner-a");
     let mut replay = tx(Method::POST, "/api/partners/orders?dry=1", &[]);
     replay.request.headers = replay_headers;
     replay.request_body = Some(bytes::Bytes::from_static(body));
@@ -342,7 +342,7 @@ fn client_certificates_become_principals() {
     t.state.insert(PeerCertificate(Arc::from(der)));
     let (status, t) = decide(&e, t);
     assert_eq!(status, None);
-    assert_eq!(t.principal.unwrap().subject, "billing");
+    assert_eq!(&*t.principal.unwrap().subject, "billing");
 }
 
 #[test]
@@ -407,7 +407,7 @@ scopes = ["admin"]
         e.authenticate(&mut t).await;
         e.inspect(Phase::RequestHead, &mut t);
         assert!(t.findings.is_empty(), "{:?}", t.findings);
-        assert_eq!(t.principal.as_ref().unwrap().subject, "svc-reporting");
+        assert_eq!(&*t.principal.as_ref().unwrap().subject, "svc-reporting");
     }
     assert_eq!(server.hits("/introspect"), 1, "answers are cached");
     let (auth, body) = server.last_request.lock().unwrap().clone().unwrap();

@@ -99,7 +99,7 @@ async fn jwks_over_https_with_a_configured_ca() {
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
     let mut tx = palisade_core::Transaction::new(head);
     engine.authenticate(&mut tx).await;
-    assert_eq!(tx.principal.unwrap().subject, "alice");
+    assert_eq!(&*tx.principal.unwrap().subject, "alice");
 
     // Without the CA the server is not trusted: no keys are loaded.
     let untrusting = AuthEngine::from_config(&config(port, None), dir.path()).unwrap();

@@ -123,7 +123,7 @@ async fn valid_token_is_accepted() {
     let tx = run(&s.engine, request(Method::GET, "/api/orders", Some(&token))).await;
     assert_eq!(status(&tx), None, "{:?}", tx.findings);
     let p = tx.principal.unwrap();
-    assert_eq!(p.subject, "alice");
+    assert_eq!(&*p.subject, "alice");
     assert_eq!(p.issuer.as_deref(), Some(ISSUER));
     assert!(p.has_scope("orders:read"));
     assert_eq!(s.server.hits("/jwks.json"), 1);

@@ -172,12 +172,12 @@ per = "second"
     let o = l.check_local(&h, Some(&q));
     assert!(!o.allowed, "tenant quota of 100 units spent by 3 x 30 + 30");
     let s = o.status.unwrap();
-    assert_eq!(s.name.as_ref(), "export-quota");
+    assert_eq!(s.name, "export-quota");
     assert!(s.retry_after.unwrap() > Duration::from_secs(3600));
     // Without the claim the quota does not apply, only the burst limit.
     let o = l.check_local(&h, Some(&principal("carol")));
     assert!(o.allowed);
-    assert_eq!(o.status.unwrap().name.as_ref(), "burst");
+    assert_eq!(o.status.unwrap().name, "burst");
 }
 
 #[test]

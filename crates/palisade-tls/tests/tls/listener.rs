@@ -319,7 +319,7 @@ async fn required_client_certificates_are_verified_and_identified() {
         principal.kind,
         palisade_core::PrincipalKind::ClientCertificate
     );
-    assert_eq!(principal.subject, "alice");
+    assert_eq!(&*principal.subject, "alice");
     assert_eq!(
         principal.claims.get("cert.san.0").map(String::as_str),
         Some("URI:spiffe://palisade.test/alice")
