@@ -343,13 +343,16 @@ impl AuthEngine {
                 location,
             }) => {
                 let result = match self.issuers.get(issuer) {
-                    Some(i) => i.verify_with_refresh(&token, &header, now).await,
+                    // The rare paths with I/O are boxed so that the common
+                    // one (a cached or offline verification) keeps a small
+                    // future.
+                    Some(i) => Box::pin(i.verify_with_refresh(&token, &header, now)).await,
                     None => Err(JwtError::UnknownIssuer),
                 };
                 self.jwt_verified(&token, result, location)
             }
             Step::Needs(Pending::Introspection { token, location }) => match &self.introspection {
-                Some(cache) => match cache.introspect(&token, now).await {
+                Some(cache) => match Box::pin(cache.introspect(&token, now)).await {
                     Ok(result) => introspection_outcome(result, location),
                     Err(e) => {
                         tracing::warn!(error = %e, "token introspection failed");

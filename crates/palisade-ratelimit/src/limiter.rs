@@ -493,7 +493,11 @@ impl RateLimiter {
             let (decision, backend) = match (&self.shared, limit.shared) {
                 (Some(store), true) => {
                     let redis_key = store.key(&format!("rl:{}:{}", limit.name, hashed(&key)));
-                    match store.gcra_leased(&redis_key, params, limit.cost).await {
+                    // Boxed: the Redis round trip's state is large, and held
+                    // inline it would enlarge every caller's future, local
+                    // limits included.
+                    let step = Box::pin(store.gcra_leased(&redis_key, params, limit.cost));
+                    match step.await {
                         Ok(d) => (d, Backend::Redis),
                         Err(_) => match store.config().on_error {
                             FailurePolicy::FailOpen => {

@@ -123,7 +123,10 @@ impl AccessControl for Access {
             }
             if let Some(spread) = &self.spread {
                 if let Some(principal) = tx.principal.clone() {
-                    for f in spread.observe(&principal, tx.request.client_ip).await {
+                    // Boxed: only this optional stage's state is large, and
+                    // inline it would enlarge every request's future.
+                    let observed = Box::pin(spread.observe(&principal, tx.request.client_ip));
+                    for f in observed.await {
                         tx.report(f);
                     }
                 }
