@@ -89,13 +89,12 @@ fn run_phase_since(
     tx: &mut Transaction,
     timer: &mut Timer,
 ) {
-    let t = started;
     for d in &route.detectors {
         if d.wants(phase) {
             d.inspect(phase, tx);
         }
     }
-    timer.inspection += t.elapsed();
+    timer.inspection += started.elapsed();
 }
 
 fn decide(route: &RouteRuntime, phase: Phase, tx: &mut Transaction, from: usize) -> Decision {

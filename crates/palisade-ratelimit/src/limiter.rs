@@ -469,11 +469,6 @@ impl RateLimiter {
         &self.limits
     }
 
-    /// True when some limit applies to this request.
-    pub fn applies(&self, head: &RequestHead) -> bool {
-        self.limits.iter().any(|l| l.applies(head))
-    }
-
     /// Checks every applicable limit, using Redis for shared ones.
     pub async fn check(
         &self,
