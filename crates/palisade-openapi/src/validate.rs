@@ -725,11 +725,22 @@ impl<'a> Validator<'a> {
             Kind::String => {
                 let s = value.as_str().unwrap_or("");
                 if node.min_length.is_some() || node.max_length.is_some() {
-                    let len = s.chars().count();
-                    if node.min_length.is_some_and(|m| len < m) {
+                    // Lengths count characters, each one to four bytes: the
+                    // byte length alone decides unless it falls in between.
+                    let bytes = s.len();
+                    let fewest = bytes.div_ceil(4);
+                    let mut counted = None;
+                    let mut chars = || *counted.get_or_insert_with(|| s.chars().count());
+                    if node
+                        .min_length
+                        .is_some_and(|m| bytes < m || (fewest < m && chars() < m))
+                    {
                         fail!("minLength");
                     }
-                    if node.max_length.is_some_and(|m| len > m) {
+                    if node
+                        .max_length
+                        .is_some_and(|m| fewest > m || (bytes > m && chars() > m))
+                    {
                         fail!("maxLength");
                     }
                 }

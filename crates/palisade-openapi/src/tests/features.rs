@@ -701,6 +701,8 @@ fn arb_user() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i32>().prop_map(|i| json!(i)),
         "[a-z@.]{0,24}".prop_map(Value::String),
+        // Two- and four-byte characters: lengths count characters, not bytes.
+        "[aé😀]{0,24}".prop_map(Value::String),
         "[0-9]{4,6}".prop_map(Value::String),
         Just(json!("user")),
         Just(json!("a@b.co")),
