@@ -56,14 +56,20 @@ impl RequestHead {
     }
 
     /// The `Content-Type` media type, lowercased and without parameters.
-    pub fn media_type(&self) -> Option<String> {
+    /// Borrowed from the header when it is lowercase already (the usual
+    /// spelling): several stages ask for it on every request with a body.
+    pub fn media_type(&self) -> Option<std::borrow::Cow<'_, str>> {
         let ct = self
             .headers
             .get(http::header::CONTENT_TYPE)?
             .to_str()
             .ok()?;
         let essence = ct.split(';').next().unwrap_or("").trim();
-        Some(essence.to_ascii_lowercase())
+        Some(if essence.bytes().any(|b| b.is_ascii_uppercase()) {
+            std::borrow::Cow::Owned(essence.to_ascii_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(essence)
+        })
     }
 }
 
@@ -134,5 +140,28 @@ impl Transaction {
 
     pub fn anomaly_score(&self) -> u32 {
         self.findings.iter().map(|f| f.score).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_type_is_the_lowercased_essence() {
+        let mut head = RequestHead::synthetic(http::Method::POST, "/api/orders");
+        assert_eq!(head.media_type(), None);
+        for (header, media) in [
+            ("application/json", "application/json"),
+            ("application/json; charset=utf-8", "application/json"),
+            ("  Application/JSON ;charset=UTF-8", "application/json"),
+            ("multipart/form-data; boundary=X", "multipart/form-data"),
+        ] {
+            head.headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static(header),
+            );
+            assert_eq!(head.media_type().as_deref(), Some(media), "{header}");
+        }
     }
 }

@@ -559,7 +559,7 @@ fn protocol_checks(rt: &Runtime, route: &RouteRuntime, tx: &mut Transaction, has
     }
     if has_body && !route.content_types.is_empty() {
         let media = tx.request.media_type().unwrap_or_default();
-        if !route.content_types.contains(&media) {
+        if !route.content_types.iter().any(|allowed| *allowed == *media) {
             tx.report(
                 Finding::new(
                     "palisade.route.content_type",
