@@ -22,8 +22,18 @@ pub fn normalize_path(raw_path: &str) -> Vec<PathSegment> {
         .position(|b| b == b'?' || b == b'#')
         .unwrap_or(raw_path.len());
     let path = raw_path.get(..end).unwrap_or("");
-    let mut out: Vec<PathSegment> = Vec::new();
-    for raw in path.split('/') {
+    // One allocation of the right size for the common path (no encoded
+    // separators); byte splitting rather than `str::split`, whose searcher
+    // costs more than these few short segments.
+    let separators = path.bytes().filter(|&b| b == b'/').count();
+    let mut out: Vec<PathSegment> = Vec::with_capacity((separators + 1).min(MAX_PATH_SEGMENTS));
+    let mut rest = path;
+    while !rest.is_empty() {
+        let (raw, after) = match rest.bytes().position(|b| b == b'/') {
+            Some(i) => (rest.get(..i).unwrap_or(""), rest.get(i + 1..).unwrap_or("")),
+            None => (rest, ""),
+        };
+        rest = after;
         if raw.is_empty() {
             continue;
         }

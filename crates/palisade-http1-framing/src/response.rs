@@ -85,9 +85,21 @@ impl ResponseTracker {
                     let rest = bytes.get(index..).unwrap_or_default();
                     match memchr::memchr(b'\n', rest) {
                         Some(end) => {
-                            self.keep_line_bytes(rest.get(..end).unwrap_or_default());
+                            let tail = rest.get(..end).unwrap_or_default();
                             index += end + 1;
-                            if let Some(head) = self.end_line() {
+                            // A line written whole is read where it lies;
+                            // only one split across writes is gathered.
+                            let ended = if self.line_len == 0 {
+                                self.end_line(tail, false)
+                            } else {
+                                self.keep_line_bytes(tail);
+                                let kept = self.line_len.min(LINE_KEEP);
+                                let overflowed = self.line_len > LINE_KEEP;
+                                self.line_len = 0;
+                                let line = self.line;
+                                self.end_line(line.get(..kept).unwrap_or_default(), overflowed)
+                            };
+                            if let Some(head) = ended {
                                 return (index, Some(head));
                             }
                         }
@@ -159,15 +171,12 @@ impl ResponseTracker {
         self.line_len = self.line_len.saturating_add(part.len());
     }
 
-    /// The head line just ended: the status line, a header, or the end of the head.
-    fn end_line(&mut self) -> Option<ResponseHead> {
-        let kept = self.line_len.min(LINE_KEEP);
-        let mut line = self.line.get(..kept).unwrap_or_default();
+    /// The head line just ended: the status line, a header, or the end of
+    /// the head. `overflowed`: only its first `LINE_KEEP` bytes are in `line`.
+    fn end_line(&mut self, mut line: &[u8], overflowed: bool) -> Option<ResponseHead> {
         if let [rest @ .., b'\r'] = line {
             line = rest;
         }
-        let overflowed = self.line_len > LINE_KEEP;
-        self.line_len = 0;
         if !self.first_line_done {
             self.first_line_done = true;
             self.head = ResponseHead {
@@ -182,25 +191,30 @@ impl ResponseTracker {
             self.head_started = false;
             return Some(self.head);
         }
-        if overflowed {
-            return None;
-        }
-        if let Some(colon) = memchr::memchr(b':', line) {
-            let (name, value) = line.split_at(colon);
-            let value = value.get(1..).unwrap_or_default().trim_ascii();
-            if name.eq_ignore_ascii_case(b"content-length") {
-                self.head.content_length =
-                    std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
-            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-                let last = value
-                    .rsplit(|&b| b == b',')
-                    .next()
-                    .unwrap_or_default()
-                    .trim_ascii();
-                self.head.chunked = last.eq_ignore_ascii_case(b"chunked");
-            }
+        // A header name never holds a colon or a space (hyper writes only
+        // valid names), so the two that delimit a body are recognised by
+        // their length and spelling, without searching the line.
+        if let Some(value) = header_value(line, b"content-length") {
+            self.head.content_length = std::str::from_utf8(value.trim_ascii())
+                .ok()
+                .and_then(|v| v.parse().ok());
+        } else if let Some(value) = header_value(line, b"transfer-encoding") {
+            let last = value
+                .rsplit(|&b| b == b',')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii();
+            self.head.chunked = last.eq_ignore_ascii_case(b"chunked");
         }
         None
+    }
+}
+
+/// The value of header line `line` when its name is `name` (any case).
+fn header_value<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    match line.split_at_checked(name.len()) {
+        Some((found, [b':', value @ ..])) if found.eq_ignore_ascii_case(name) => Some(value),
+        _ => None,
     }
 }
 

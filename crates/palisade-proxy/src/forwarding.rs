@@ -5,29 +5,76 @@
 
 use crate::header_names::{X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REQUEST_ID};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use std::cell::RefCell;
 use std::net::IpAddr;
 
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
+
+/// How many headers [`set_forwarding_headers`] may add.
+pub const FORWARDING_HEADERS_ADDED: usize = 5;
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name)
+}
+
+/// Removes every header whose name `doomed` picks. Looks among the few names
+/// present rather than removing each candidate by name: a removal hashes
+/// and probes even when the name is absent, which it nearly always is.
+pub(crate) fn remove_matching(headers: &mut HeaderMap, doomed: impl Fn(&HeaderName) -> bool) {
+    while let Some(name) = headers.keys().find(|n| doomed(n)).cloned() {
+        headers.remove(&name);
+    }
+}
+
+/// The client's headers as the upstream gets them: hop-by-hop ones left
+/// out (see [`strip_hop_by_hop`]), with room for `room` more.
+///
+/// A fresh map sized once: a clone of the request's map has no spare room
+/// for entries whatever `reserve` says when its index table is already
+/// large enough, so the headers added next would reallocate it twice.
+pub fn upstream_request_headers(
+    original: &HeaderMap,
+    keep_upgrade: bool,
+    room: usize,
+) -> HeaderMap {
+    if original.keys().any(is_hop_by_hop) {
+        let mut headers = HeaderMap::with_capacity(original.len() + room);
+        headers.extend(original.iter().map(|(n, v)| (n.clone(), v.clone())));
+        strip_hop_by_hop(&mut headers, keep_upgrade);
+        return headers;
+    }
+    let mut headers = HeaderMap::with_capacity(original.len() + room);
+    for (name, value) in original {
+        headers.append(name.clone(), value.clone());
+    }
+    headers
+}
 
 /// Removes hop-by-hop headers, including those the `Connection` header names.
 /// With `keep_upgrade`, `Connection: upgrade` and `Upgrade` survive (WebSocket).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // `Connection` is itself hop-by-hop: with none of these present, no
+    // header is named by it either.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .filter(|name| !is_protected(name))
         .collect();
     let upgrade = if keep_upgrade {
         headers.get(header::UPGRADE).cloned()
@@ -40,15 +87,9 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
                 .any(|t| t.trim().eq_ignore_ascii_case("trailers"))
         })
     });
-    for name in named {
-        // Never let a client use Connection to strip what we add ourselves.
-        if !is_protected(&name) {
-            headers.remove(&name);
-        }
-    }
-    for name in HOP_BY_HOP {
-        headers.remove(*name);
-    }
+    // Never let a client use Connection to strip what we add ourselves
+    // (`named` holds no protected name).
+    remove_matching(headers, |name| is_hop_by_hop(name) || named.contains(name));
     if let Some(up) = upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, up);
@@ -88,10 +129,74 @@ fn fmt_for(ip: IpAddr) -> String {
     }
 }
 
+/// `X-Forwarded-For` and `Forwarded` values last built on this thread for a
+/// peer that is not a trusted proxy. Those depend on the peer, the scheme and
+/// the `Host` only, which stay the same request after request on a
+/// connection; formatting an address costs far more than comparing them.
+struct UntrustedPeerValues {
+    peer_ip: IpAddr,
+    tls: bool,
+    host: Option<HeaderValue>,
+    xff: Option<HeaderValue>,
+    forwarded: Option<HeaderValue>,
+}
+
+thread_local! {
+    static LAST_UNTRUSTED: RefCell<Option<UntrustedPeerValues>> = const { RefCell::new(None) };
+}
+
 /// Sets `X-Forwarded-For`, `Forwarded`, `X-Forwarded-Proto`, `X-Forwarded-Host`
 /// and `X-Request-Id` on a request about to go upstream.
 pub fn set_forwarding_headers(headers: &mut HeaderMap, f: ForwardedFor<'_>) {
     let host = headers.get(header::HOST).cloned();
+    let (xff, forwarded) = if f.peer_trusted {
+        forwarding_values(headers, &f, host.as_ref())
+    } else {
+        LAST_UNTRUSTED.with_borrow_mut(|last| {
+            match last {
+                Some(v) if v.peer_ip == f.peer_ip && v.tls == f.tls && v.host == host => {}
+                _ => {
+                    let (xff, forwarded) = forwarding_values(headers, &f, host.as_ref());
+                    *last = Some(UntrustedPeerValues {
+                        peer_ip: f.peer_ip,
+                        tls: f.tls,
+                        host: host.clone(),
+                        xff,
+                        forwarded,
+                    });
+                }
+            }
+            let v = last.as_ref().expect("just set");
+            (v.xff.clone(), v.forwarded.clone())
+        })
+    };
+    let proto = if f.tls { "https" } else { "http" };
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    for (name, value) in [
+        (X_FORWARDED_FOR, xff),
+        (header::FORWARDED, forwarded),
+        (X_REQUEST_ID, HeaderValue::from_str(f.request_id).ok()),
+        (X_FORWARDED_HOST, host),
+    ] {
+        // `insert` replaces every earlier value of the name.
+        match value {
+            Some(v) => {
+                headers.insert(name, v);
+            }
+            None => {
+                headers.remove(name);
+            }
+        }
+    }
+    let _ = f.client_ip;
+}
+
+/// `X-Forwarded-For` and `Forwarded` for this hop (`None`: not a valid value).
+fn forwarding_values(
+    headers: &HeaderMap,
+    f: &ForwardedFor<'_>,
+    host: Option<&HeaderValue>,
+) -> (Option<HeaderValue>, Option<HeaderValue>) {
     let (xff, fwd) = if f.peer_trusted {
         let prior_xff = join_values(headers, &X_FORWARDED_FOR);
         let prior_fwd = join_values(headers, &header::FORWARDED);
@@ -108,7 +213,7 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, f: ForwardedFor<'_>) {
     };
     let proto = if f.tls { "https" } else { "http" };
     let mut element = format!("for={};proto={proto}", fmt_for(f.peer_ip));
-    if let Some(h) = host.as_ref().and_then(|h| h.to_str().ok()) {
+    if let Some(h) = host.and_then(|h| h.to_str().ok()) {
         if h.bytes()
             .all(|b| b.is_ascii_graphic() && b != b'"' && b != b';' && b != b',')
         {
@@ -122,31 +227,10 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, f: ForwardedFor<'_>) {
     } else {
         format!("{fwd}, {element}")
     };
-    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
-    for (name, value) in [
-        (X_FORWARDED_FOR, xff.as_str()),
-        (header::FORWARDED, forwarded.as_str()),
-        (X_REQUEST_ID, f.request_id),
-    ] {
-        // `insert` replaces every earlier value of the name.
-        match HeaderValue::from_str(value) {
-            Ok(v) => {
-                headers.insert(name, v);
-            }
-            Err(_) => {
-                headers.remove(name);
-            }
-        }
-    }
-    match host {
-        Some(h) => {
-            headers.insert(X_FORWARDED_HOST, h);
-        }
-        None => {
-            headers.remove(X_FORWARDED_HOST);
-        }
-    }
-    let _ = f.client_ip;
+    (
+        HeaderValue::from_str(&xff).ok(),
+        HeaderValue::from_str(&forwarded).ok(),
+    )
 }
 
 fn join_values(headers: &HeaderMap, name: &HeaderName) -> String {
@@ -181,22 +265,27 @@ mod tests {
         assert!(h.get("x-forwarded-for").is_some());
     }
 
+    /// Sets the forwarding headers for a direct client (not a trusted proxy).
+    fn forward_from_untrusted(h: &mut HeaderMap, peer: &str, tls: bool, request_id: &str) {
+        let peer: IpAddr = peer.parse().unwrap();
+        set_forwarding_headers(
+            h,
+            ForwardedFor {
+                client_ip: peer,
+                peer_ip: peer,
+                peer_trusted: false,
+                tls,
+                request_id,
+            },
+        );
+    }
+
     #[test]
     fn spoofed_xff_from_untrusted_peer_is_replaced() {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", "6.6.6.6".parse().unwrap());
         h.insert("host", "api.test".parse().unwrap());
-        let peer: IpAddr = "192.0.2.10".parse().unwrap();
-        set_forwarding_headers(
-            &mut h,
-            ForwardedFor {
-                client_ip: peer,
-                peer_ip: peer,
-                peer_trusted: false,
-                tls: true,
-                request_id: "r1",
-            },
-        );
+        forward_from_untrusted(&mut h, "192.0.2.10", true, "r1");
         assert_eq!(h.get("x-forwarded-for").unwrap(), "192.0.2.10");
         assert_eq!(
             h.get("forwarded").unwrap(),
@@ -221,5 +310,71 @@ mod tests {
             },
         );
         assert_eq!(h.get("x-forwarded-for").unwrap(), "198.51.100.7, 10.0.0.2");
+    }
+
+    #[test]
+    fn upstream_copy_keeps_end_to_end_headers_in_order_and_drops_hop_by_hop_ones() {
+        let mut plain = HeaderMap::new();
+        plain.insert("host", "api.test".parse().unwrap());
+        plain.append("accept", "a/b".parse().unwrap());
+        plain.append("accept", "c/d".parse().unwrap());
+        plain.insert("x-custom", "1".parse().unwrap());
+        let copy = upstream_request_headers(&plain, false, 3);
+        assert_eq!(copy, plain);
+        assert!(copy.capacity() >= plain.len() + 3);
+        let accepts: Vec<_> = copy.get_all("accept").iter().collect();
+        assert_eq!(accepts, ["a/b", "c/d"]);
+
+        let mut hop = plain.clone();
+        hop.insert("connection", "x-custom, upgrade".parse().unwrap());
+        hop.insert("upgrade", "websocket".parse().unwrap());
+        hop.insert("proxy-authorization", "Basic abc".parse().unwrap());
+        let copy = upstream_request_headers(&hop, false, 3);
+        assert!(copy.get("x-custom").is_none());
+        assert!(copy.get("upgrade").is_none());
+        assert!(copy.get("proxy-authorization").is_none());
+        assert!(copy.get("connection").is_none());
+        assert_eq!(copy.get_all("accept").iter().count(), 2);
+        let copy = upstream_request_headers(&hop, true, 0);
+        assert_eq!(copy.get("upgrade").unwrap(), "websocket");
+        assert_eq!(copy.get("connection").unwrap(), "upgrade");
+        assert!(hop.get("x-custom").is_some(), "the original is left alone");
+    }
+
+    #[test]
+    fn forwarding_values_follow_peer_scheme_and_host_request_after_request() {
+        let forwarded = |peer: &str, tls: bool, host: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("host", host.parse().unwrap());
+            forward_from_untrusted(&mut h, peer, tls, "r");
+            (
+                h["x-forwarded-for"].to_str().unwrap().to_owned(),
+                h["forwarded"].to_str().unwrap().to_owned(),
+            )
+        };
+        for _ in 0..2 {
+            assert_eq!(
+                forwarded("192.0.2.1", false, "a.test"),
+                (
+                    "192.0.2.1".into(),
+                    "for=192.0.2.1;proto=http;host=\"a.test\"".into()
+                )
+            );
+        }
+        assert_eq!(
+            forwarded("192.0.2.1", false, "b.test").1,
+            "for=192.0.2.1;proto=http;host=\"b.test\""
+        );
+        assert_eq!(
+            forwarded("192.0.2.1", true, "b.test").1,
+            "for=192.0.2.1;proto=https;host=\"b.test\""
+        );
+        assert_eq!(
+            forwarded("2001:db8::7", true, "b.test"),
+            (
+                "2001:db8::7".into(),
+                "for=\"[2001:db8::7]\";proto=https;host=\"b.test\"".into()
+            )
+        );
     }
 }

@@ -127,6 +127,8 @@ impl Detector for ErrorScrubber {
     }
 }
 
+const X_CONTENT_TYPE_OPTIONS: HeaderName = HeaderName::from_static("x-content-type-options");
+
 /// Removes configured response headers and adds security headers.
 pub fn harden_response_headers(
     headers: &mut HeaderMap,
@@ -134,14 +136,9 @@ pub fn harden_response_headers(
     nosniff: bool,
     hsts: Option<&HeaderValue>,
 ) {
-    for name in strip {
-        headers.remove(name);
-    }
+    crate::forwarding::remove_matching(headers, |name| strip.contains(name));
     if nosniff {
-        headers.insert(
-            "x-content-type-options",
-            HeaderValue::from_static("nosniff"),
-        );
+        headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     }
     if let Some(v) = hsts {
         headers.insert(http::header::STRICT_TRANSPORT_SECURITY, v.clone());

@@ -151,6 +151,11 @@ impl Upstream {
     /// Round robin over healthy addresses; when all are ejected, over all of them.
     fn pick(&self) -> usize {
         let n = self.endpoints.len();
+        if n == 1 {
+            // Nothing to choose: no shared counter to bump, no clock to read
+            // (an ejected sole address is still the only one to try).
+            return 0;
+        }
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let now = self.now_ms();
         (0..n)
@@ -162,7 +167,11 @@ impl Upstream {
     fn record(&self, idx: usize, ok: bool) {
         let ep = &self.endpoints[idx];
         if ok {
-            ep.consecutive_failures.store(0, Ordering::Relaxed);
+            // Written only when there is something to reset: a write per
+            // request would bounce this line between the workers' cores.
+            if ep.consecutive_failures.load(Ordering::Relaxed) != 0 {
+                ep.consecutive_failures.store(0, Ordering::Relaxed);
+            }
             return;
         }
         let fails = ep.consecutive_failures.fetch_add(1, Ordering::Relaxed) + 1;
