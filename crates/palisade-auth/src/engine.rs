@@ -349,7 +349,7 @@ impl AuthEngine {
                     Some(i) => Box::pin(i.verify_with_refresh(&token, &header, now)).await,
                     None => Err(JwtError::UnknownIssuer),
                 };
-                self.jwt_verified(&token, result, location)
+                self.jwt_verified(&token, result, location, now)
             }
             Step::Needs(Pending::Introspection { token, location }) => match &self.introspection {
                 Some(cache) => match Box::pin(cache.introspect(&token, now)).await {
@@ -376,6 +376,24 @@ impl AuthEngine {
             },
         };
         record(tx, outcome, principal);
+    }
+
+    /// [`authenticate`](Self::authenticate) when it needs no I/O (a token
+    /// verified before or against keys in memory, an API key, a client
+    /// certificate). `false` when it would need some: nothing was recorded,
+    /// and `authenticate` does the whole work.
+    pub fn authenticate_now(&self, tx: &mut Transaction) -> bool {
+        if tx.state.get::<AuthOutcome>().is_some() {
+            return true;
+        }
+        let now = (self.clock)();
+        match self.authenticate_step(tx, now) {
+            Step::Done(outcome, principal) => {
+                record(tx, outcome, principal);
+                true
+            }
+            Step::Needs(_) => false,
+        }
     }
 
     /// Authenticates with what is in memory; no I/O.
@@ -409,7 +427,7 @@ impl AuthEngine {
                     }
                     None => Err(JwtError::UnknownIssuer),
                 };
-                self.jwt_verified(&token, result, location)
+                self.jwt_verified(&token, result, location, now)
             }
             Step::Needs(Pending::Introspection { token, location }) => {
                 match self.introspection.as_ref().and_then(|c| c.cached(&token)) {
@@ -530,7 +548,7 @@ impl AuthEngine {
                     location,
                 })
             }
-            result => done(self.jwt_verified(&token, result, location)),
+            result => done(self.jwt_verified(&token, result, location, now)),
         }
     }
 
@@ -541,7 +559,11 @@ impl AuthEngine {
             .iter()
             .filter_map(|i| i.jwks().map(|j| j.generation()))
             .sum();
-        if self.key_generation.swap(current, Ordering::AcqRel) != current {
+        // Read before writing: a write on every request would bounce this
+        // line, and the engine fields beside it, between the workers' cores.
+        if self.key_generation.load(Ordering::Acquire) != current
+            && self.key_generation.swap(current, Ordering::AcqRel) != current
+        {
             self.jwt_cache.clear();
         }
     }
@@ -551,10 +573,11 @@ impl AuthEngine {
         token: &str,
         result: Result<VerifiedJwt, JwtError>,
         location: String,
+        now: u64,
     ) -> (AuthOutcome, Option<Principal>) {
         if let Ok(v) = &result {
             self.jwt_cache
-                .insert(token, v.principal.clone(), v.valid_from, v.valid_until);
+                .insert(token, v.principal.clone(), now, v.valid_from, v.valid_until);
         }
         jwt_result(result.map(|v| v.principal), location)
     }

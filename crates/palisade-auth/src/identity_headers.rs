@@ -81,16 +81,15 @@ impl IdentityHeaders {
     pub fn apply(&self, headers: &mut HeaderMap, principal: Option<&Principal>) {
         // Requests rarely carry any of these: look for them among the
         // request's few header names before paying a map removal for each.
-        let supplied: Vec<HeaderName> = headers
+        while let Some(supplied) = headers
             .keys()
-            .filter(|present| {
+            .find(|present| {
                 self.owned_lengths & length_bit(present) != 0
                     && self.owned_names().any(|owned| owned == *present)
             })
             .cloned()
-            .collect();
-        for name in supplied {
-            headers.remove(name);
+        {
+            headers.remove(supplied);
         }
         let Some(principal) = principal else {
             return;

@@ -21,7 +21,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Longest time a verified token is trusted without re-verifying its signature.
 pub const MAX_ENTRY_AGE: Duration = Duration::from_secs(300);
@@ -30,10 +30,10 @@ const SHARDS: usize = 16;
 #[derive(Debug, Clone)]
 struct Entry {
     principal: Principal,
-    /// Unix seconds, inclusive bounds (leeway already applied).
+    /// Unix seconds, inclusive bounds (leeway already applied; the upper
+    /// one no later than `MAX_ENTRY_AGE` after the entry was made).
     valid_from: u64,
     valid_until: u64,
-    inserted: Instant,
 }
 
 #[derive(Default)]
@@ -113,7 +113,7 @@ fn recent_slot(token: &[u8]) -> usize {
 
 impl Entry {
     fn fresh(&self, now: u64) -> bool {
-        self.inserted.elapsed() < MAX_ENTRY_AGE && self.valid_from <= now && now <= self.valid_until
+        self.valid_from <= now && now <= self.valid_until
     }
 }
 
@@ -220,11 +220,22 @@ impl VerifiedTokenCache {
         });
     }
 
-    /// Remembers a verified token valid from `valid_from` to `valid_until`.
-    pub fn insert(&self, token: &str, principal: Principal, valid_from: u64, valid_until: u64) {
+    /// Remembers a token verified at `now`, valid from `valid_from` to
+    /// `valid_until` (unix seconds): until `MAX_ENTRY_AGE` after `now` at most.
+    /// Times come from the caller's clock, the one hits are checked against,
+    /// so a hit costs no clock read of its own.
+    pub fn insert(
+        &self,
+        token: &str,
+        principal: Principal,
+        now: u64,
+        valid_from: u64,
+        valid_until: u64,
+    ) {
         if self.per_shard == 0 {
             return;
         }
+        let valid_until = valid_until.min(now.saturating_add(MAX_ENTRY_AGE.as_secs()));
         let generation = self.generation.load(Ordering::Acquire);
         let key = digest(token.as_bytes());
         let Some(shard) = self.shard(&key) else {
@@ -245,7 +256,6 @@ impl VerifiedTokenCache {
             principal,
             valid_from,
             valid_until,
-            inserted: Instant::now(),
         };
         let remembered = entry.clone();
         if shard.entries.insert(key, entry).is_none() {
@@ -289,8 +299,8 @@ mod tests {
     fn hits_respect_validity_and_capacity() {
         let cache = VerifiedTokenCache::new(32);
         let p = Principal::new(PrincipalKind::Jwt, "alice");
-        cache.insert("tok", p.clone(), 100, 200);
-        assert_eq!(cache.get("tok", 150), Some(p));
+        cache.insert("tok", p.clone(), 100, 100, 200);
+        assert_eq!(cache.get("tok", 150), Some(p.clone()));
         assert_eq!(cache.get("tok", 99), None);
         assert_eq!(cache.get("tok", 201), None);
         assert_eq!(cache.get("other", 150), None);
@@ -299,10 +309,17 @@ mod tests {
                 &format!("t{i}"),
                 Principal::new(PrincipalKind::Jwt, "x"),
                 0,
+                0,
                 u64::MAX,
             );
         }
         assert!(cache.len() <= 32);
+        // However long the token is valid, the cache trusts it for
+        // MAX_ENTRY_AGE after verifying it, no longer.
+        let age = MAX_ENTRY_AGE.as_secs();
+        cache.insert("long", p.clone(), 1_000, 0, u64::MAX);
+        assert_eq!(cache.get("long", 1_000 + age), Some(p.clone()));
+        assert_eq!(cache.get("long", 1_000 + age + 1), None);
         cache.clear();
         assert!(cache.is_empty());
         assert_eq!(
@@ -311,7 +328,13 @@ mod tests {
             "a thread's recent tokens are cleared too"
         );
         let off = VerifiedTokenCache::new(0);
-        off.insert("tok", Principal::new(PrincipalKind::Jwt, "a"), 0, u64::MAX);
+        off.insert(
+            "tok",
+            Principal::new(PrincipalKind::Jwt, "a"),
+            0,
+            0,
+            u64::MAX,
+        );
         assert_eq!(off.get("tok", 1), None);
     }
 
@@ -319,7 +342,7 @@ mod tests {
     fn recent_tokens_obey_the_window_the_cache_and_its_generation() {
         let p = Principal::new(PrincipalKind::Jwt, "alice");
         let cache = VerifiedTokenCache::new(32);
-        cache.insert("tok-a", p.clone(), 100, 200);
+        cache.insert("tok-a", p.clone(), 100, 100, 200);
         // Found on this thread without the shared map, and only inside the window.
         assert_eq!(cache.recent(b"tok-a", 150, 0), Some(p.clone()));
         assert_eq!(cache.get("tok-a", 201), None);
@@ -333,7 +356,7 @@ mod tests {
         cache.clear();
         assert_eq!(cache.get("tok-a", 150), None);
         // Remembered again after a shared-cache hit.
-        cache.insert("tok-a", p.clone(), 100, 200);
+        cache.insert("tok-a", p.clone(), 100, 100, 200);
         RECENT.with(|r| *r.borrow_mut() = [const { None }; RECENT_PER_THREAD]);
         assert_eq!(cache.get("tok-a", 150), Some(p.clone()));
         assert_eq!(cache.recent(b"tok-a", 150, 1), Some(p));

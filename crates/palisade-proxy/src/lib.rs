@@ -56,6 +56,13 @@ impl std::future::Future for NothingToDo {
 pub trait AccessControl: Send + Sync + 'static {
     /// Authentication, authorization and rate limits, before the request-head detectors.
     fn on_request_head<'a>(&'a self, tx: &'a mut Transaction) -> BoxFuture<'a, ()>;
+    /// The same stage when it can finish without waiting on anything (no
+    /// key set to fetch, no shared counter to ask): `true` when it did.
+    /// `false` means [`AccessControl::on_request_head`] must run, and finds
+    /// nothing it would do differently. Spares the common request a future.
+    fn on_request_head_now(&self, _tx: &mut Transaction) -> bool {
+        false
+    }
     /// Checks that need the body (login attempts), before the request-body detectors.
     fn on_request_body<'a>(&'a self, tx: &'a mut Transaction) -> BoxFuture<'a, ()>;
     /// Sets the verified identity headers on the upstream request (and strips client copies).

@@ -55,9 +55,9 @@ impl Timer {
     }
 }
 
-/// Headers the gateway may add to an upstream request: the four forwarding
-/// ones and a few identity headers.
-const UPSTREAM_HEADERS_ADDED: usize = 8;
+/// Room left in an upstream request's headers for the identity headers of
+/// access control (subject, issuer, scopes, kind and a few claims).
+const IDENTITY_HEADERS_ROOM: usize = 6;
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
@@ -169,7 +169,9 @@ pub async fn handle(
     protocol_checks(&rt, &route, &mut tx, has_body);
     let inspection_started = Instant::now();
     if let Some(access) = &rt.access {
-        access.on_request_head(&mut tx).await;
+        if !access.on_request_head_now(&mut tx) {
+            access.on_request_head(&mut tx).await;
+        }
     }
     run_phase_since(
         inspection_started,
@@ -297,11 +299,9 @@ pub async fn handle(
     let inbound_findings = tx.findings.len();
 
     // Upstream.
-    let mut headers = tx.request.headers.clone();
-    // A clone has no spare room: make it once for what is added below
-    // (forwarding headers, identity headers) rather than grow per insert.
-    headers.reserve(UPSTREAM_HEADERS_ADDED);
-    forwarding::strip_hop_by_hop(&mut headers, upgrade);
+    let room = forwarding::FORWARDING_HEADERS_ADDED
+        + rt.access.as_ref().map_or(0, |_| IDENTITY_HEADERS_ROOM);
+    let mut headers = forwarding::upstream_request_headers(&tx.request.headers, upgrade, room);
     if let Some(access) = &rt.access {
         access.upstream_headers(&tx, &mut headers);
     }

@@ -42,6 +42,31 @@ pub struct RateLimitConfig {
     /// Count in Redis when `[redis]` is configured (default true).
     #[serde(default = "default_true")]
     pub shared: bool,
+    /// Which rate-limit fields responses carry: `current` (default),
+    /// `legacy`, `both` or `none` (see [`HeaderStyle`]).
+    #[serde(default)]
+    pub headers: HeaderStyle,
+}
+
+/// The rate-limit response fields of a limit. `Retry-After` is sent on
+/// every refusal whatever the style.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeaderStyle {
+    /// draft-ietf-httpapi-ratelimit-headers-10: `RateLimit-Policy:
+    /// "<name>";q=<rate>;w=<seconds>` and `RateLimit: "<name>";r=<remaining>;t=<seconds>`.
+    #[default]
+    Current,
+    /// The separate fields of the drafts up to -06, still read by many
+    /// clients: `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`
+    /// and `RateLimit-Policy: <rate>;w=<seconds>;burst=<burst>`.
+    Legacy,
+    /// The current fields plus the legacy `RateLimit-Limit`,
+    /// `RateLimit-Remaining` and `RateLimit-Reset` (one `RateLimit-Policy`,
+    /// the current one).
+    Both,
+    /// No rate-limit fields.
+    None,
 }
 
 fn default_path() -> String {

@@ -111,7 +111,7 @@ pub fn gcra_step(
 /// keeps memory bounded.
 pub struct LocalGcra {
     /// Key and TAT, found by one hash that also picks the shard.
-    shards: Vec<Mutex<HashTable<(String, u64)>>>,
+    shards: Vec<Shard>,
     hasher: std::collections::hash_map::RandomState,
     max_per_shard: usize,
     epoch: Instant,
@@ -128,6 +128,13 @@ impl std::fmt::Debug for LocalGcra {
 
 const SHARDS: usize = 32;
 
+/// One shard's lock and table on cache lines of their own: every request
+/// takes a shard's lock from whichever core it runs on, and a neighbour
+/// sharing the line (another shard, or read-mostly data allocated next to
+/// it) would be invalidated in every other core's cache each time.
+#[repr(align(128))]
+struct Shard(Mutex<HashTable<(String, u64)>>);
+
 /// The shard of a key's hash. The table inside a shard places entries by the
 /// hash's low bits and tags them with its top seven, so the shard is chosen
 /// from bits neither uses (otherwise a shard's keys would all share them).
@@ -138,7 +145,9 @@ fn shard_of(hash: u64) -> usize {
 impl LocalGcra {
     pub fn new(max_keys: usize) -> Self {
         LocalGcra {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashTable::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Shard(Mutex::new(HashTable::new())))
+                .collect(),
             hasher: std::collections::hash_map::RandomState::new(),
             max_per_shard: (max_keys / SHARDS).max(64),
             epoch: Instant::now(),
@@ -161,7 +170,7 @@ impl LocalGcra {
         let Some(shard) = self.shards.get(shard_of(hash)) else {
             return gcra_step(None, now_us, cost, params).0;
         };
-        let mut table = match shard.lock() {
+        let mut table = match shard.0.lock() {
             Ok(t) => t,
             Err(poisoned) => poisoned.into_inner(),
         };
@@ -194,7 +203,7 @@ impl LocalGcra {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().map(|m| m.len()).unwrap_or(0))
+            .map(|s| s.0.lock().map(|m| m.len()).unwrap_or(0))
             .sum()
     }
 

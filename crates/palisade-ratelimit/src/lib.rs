@@ -51,8 +51,8 @@ pub mod shared;
 
 pub use bruteforce::{BlockScope, IdentitySpread, LoginAttempt, LoginGuard, LoginVerdict};
 pub use config::{
-    FailurePolicy, IdentitySpreadConfig, KeyPart, LoginProtectionConfig, RateLimitConfig,
-    RedisConfig,
+    FailurePolicy, HeaderStyle, IdentitySpreadConfig, KeyPart, LoginProtectionConfig,
+    RateLimitConfig, RedisConfig,
 };
 pub use counters::{Counters, LocalState};
 pub use gcra::{GcraDecision, GcraParams, LocalGcra};

@@ -1,17 +1,20 @@
 //! Rate limits per route and key, local or shared, and the response headers.
 //!
-//! Headers follow draft-ietf-httpapi-ratelimit-headers-07 (the separate-field
-//! form most clients read today): `RateLimit-Limit` (units available in a
-//! burst), `RateLimit-Remaining`, `RateLimit-Reset` (seconds until the
-//! allowance is fully replenished) and `RateLimit-Policy` (`<rate>;w=<window
-//! seconds>;burst=<burst>`), plus `Retry-After` (seconds) on a 429. When
-//! several limits apply, the most restrictive one is reported.
+//! Headers follow draft-ietf-httpapi-ratelimit-headers-10 by default:
+//! `RateLimit-Policy: "<name>";q=<rate>;w=<window seconds>` and
+//! `RateLimit: "<name>";r=<remaining>;t=<seconds until the allowance is
+//! fully replenished>`. A limit may ask instead for the separate fields of
+//! the drafts up to -06 that many clients still read (`RateLimit-Limit`,
+//! units available in a burst; `RateLimit-Remaining`; `RateLimit-Reset`;
+//! `RateLimit-Policy: <rate>;w=<seconds>;burst=<burst>`), for both, or for
+//! none (see [`HeaderStyle`]). `Retry-After` (seconds) comes with every 429.
+//! When several limits apply, the most restrictive one is reported.
 //!
 //! Every applicable limit is charged in turn; a request refused by a later
 //! limit has still consumed the earlier ones (this keeps each limit a single
 //! atomic operation in Redis).
 
-use crate::config::{FailurePolicy, KeyPart, RateLimitConfig};
+use crate::config::{FailurePolicy, HeaderStyle, KeyPart, RateLimitConfig};
 use crate::counters::LocalState;
 use crate::gcra::{GcraDecision, GcraParams, LocalGcra};
 use crate::shared::SharedStore;
@@ -31,6 +34,7 @@ const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
 /// A compiled limit.
 #[derive(Debug, Clone)]
@@ -48,12 +52,101 @@ pub struct Limit {
     /// `palisade_ratelimit_decisions_total` for this limit, registered once
     /// (a per-request registration would allocate and hash its labels).
     decisions: DecisionCounters,
-    /// `RateLimit-Policy` and `RateLimit-Limit` for the configured rate.
-    fixed_headers: (HeaderValue, HeaderValue),
+    headers: HeaderStyle,
+    /// The response fields that depend on the configured rate only.
+    fixed_headers: FixedHeaders,
+    /// The name as a structured-field String, for `RateLimit`.
+    quoted_name: &'static str,
 }
 
-fn policy_value(rate: u64, window: Duration, burst: u64) -> Option<HeaderValue> {
+/// Response field values of one limit that do not change from request to
+/// request (for the configured rate; a rate taken from a claim builds its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedHeaders {
+    /// `RateLimit-Policy` in the current form.
+    policy: HeaderValue,
+    /// `RateLimit-Policy` in the legacy form.
+    legacy_policy: HeaderValue,
+    /// `RateLimit-Limit` (legacy).
+    legacy_limit: HeaderValue,
+}
+
+impl FixedHeaders {
+    fn new(name: &str, rate: u64, window: Duration, burst: u64) -> Option<FixedHeaders> {
+        Some(FixedHeaders {
+            policy: policy_value(name, rate, window)?,
+            legacy_policy: legacy_policy_value(rate, window, burst)?,
+            legacy_limit: HeaderValue::from(burst),
+        })
+    }
+
+    /// The same values with `'static` spellings (see [`configured_value`]).
+    fn configured(self) -> FixedHeaders {
+        FixedHeaders {
+            policy: configured_value(self.policy),
+            legacy_policy: configured_value(self.legacy_policy),
+            legacy_limit: configured_value(self.legacy_limit),
+        }
+    }
+}
+
+/// `name` as a structured-field String (RFC 8941 §3.3.3): quoted, `"` and
+/// `\` escaped; bytes a String cannot hold become `_`.
+fn sf_string(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => out.push('_'),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn policy_value(name: &str, rate: u64, window: Duration) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{};q={rate};w={}",
+        sf_string(name),
+        ceil_secs(window)
+    ))
+    .ok()
+}
+
+fn legacy_policy_value(rate: u64, window: Duration, burst: u64) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("{rate};w={};burst={burst}", ceil_secs(window))).ok()
+}
+
+/// `RateLimit: "<name>";r=<remaining>;t=<reset>`, spelled into one buffer
+/// that becomes the value without a further copy.
+fn ratelimit_value(quoted_name: &str, remaining: u64, reset: u64) -> Option<HeaderValue> {
+    let mut out = Vec::with_capacity(quoted_name.len() + 48);
+    out.extend_from_slice(quoted_name.as_bytes());
+    out.extend_from_slice(b";r=");
+    push_decimal(&mut out, remaining);
+    out.extend_from_slice(b";t=");
+    push_decimal(&mut out, reset);
+    HeaderValue::try_from(out).ok()
+}
+
+fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut spelled = [0u8; 20];
+    let mut start = spelled.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        spelled[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&spelled[start..]);
 }
 
 /// `value` with a `'static` spelling (see [`palisade_core::intern`]), so the
@@ -128,13 +221,11 @@ impl Limit {
             rate_from_claim: config.rate_from_claim.clone(),
             shared: config.shared,
             decisions: DecisionCounters::register(&config.name),
-            fixed_headers: (
-                configured_value(
-                    policy_value(config.rate, config.per.0, burst)
-                        .ok_or_else(|| err("policy header".into()))?,
-                ),
-                configured_value(HeaderValue::from(burst)),
-            ),
+            headers: config.headers,
+            fixed_headers: FixedHeaders::new(&config.name, config.rate, config.per.0, burst)
+                .ok_or_else(|| err("rate-limit header values".into()))?
+                .configured(),
+            quoted_name: palisade_core::intern(&sf_string(&config.name)),
         })
     }
 
@@ -254,9 +345,13 @@ pub struct LimitStatus {
     pub reset_after: Duration,
     pub retry_after: Option<Duration>,
     pub backend: Backend,
-    /// `RateLimit-Policy` and `RateLimit-Limit`, built once per limit when
-    /// this request's rate is the limit's own (not from a claim).
-    pub fixed_headers: Option<(HeaderValue, HeaderValue)>,
+    /// Which response fields report it.
+    pub headers: HeaderStyle,
+    /// The limit's name as a structured-field String.
+    pub quoted_name: &'static str,
+    /// Field values built once per limit, when this request's rate is the
+    /// limit's own (not from a claim).
+    pub fixed_headers: Option<FixedHeaders>,
 }
 
 /// The verdict on one request.
@@ -280,36 +375,43 @@ static THREE_DIGITS: [u8; 3000] = {
     table
 };
 
-/// A header value for a count or a number of seconds. Those below 1,000
-/// (a reset, a retry, what remains of most limits) point into a static table
-/// instead of allocating one per response.
+/// Header values of every number below 1,000 (a reset, a retry, what
+/// remains of most limits). They point into [`THREE_DIGITS`], so one per
+/// response is a pointer copy, neither an allocation nor a count shared by
+/// the workers; made once, since making a value checks it byte by byte.
+static SMALL_NUMBERS: std::sync::LazyLock<Box<[HeaderValue]>> = std::sync::LazyLock::new(|| {
+    (0..1000usize)
+        .map(|n| {
+            let digits = match n {
+                0..=9 => 1,
+                10..=99 => 2,
+                _ => 3,
+            };
+            let end = 3 * n + 3;
+            THREE_DIGITS
+                .get(end - digits..end)
+                .and_then(|d| std::str::from_utf8(d).ok())
+                .map_or_else(|| HeaderValue::from(n), HeaderValue::from_static)
+        })
+        .collect()
+});
+
+/// A header value for a count or a number of seconds.
 fn number_value(n: u64) -> HeaderValue {
-    let digits = match n {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        // `HeaderValue::from(u64)` grows a buffer and then freezes it;
-        // spelling the digits here leaves one exact allocation.
-        _ => {
-            let mut spelled = [0u8; 20];
-            let mut start = spelled.len();
-            let mut rest = n;
-            while rest > 0 {
-                start -= 1;
-                spelled[start] = b'0' + (rest % 10) as u8;
-                rest /= 10;
-            }
-            return HeaderValue::from_bytes(&spelled[start..]).unwrap_or_else(|_| n.into());
-        }
-    };
-    let end = 3 * n as usize + 3;
-    match THREE_DIGITS
-        .get(end - digits..end)
-        .and_then(|d| std::str::from_utf8(d).ok())
-    {
-        Some(text) => HeaderValue::from_static(text),
-        None => HeaderValue::from(n),
+    if let Some(small) = usize::try_from(n).ok().and_then(|i| SMALL_NUMBERS.get(i)) {
+        return small.clone();
     }
+    // `HeaderValue::from(u64)` grows a buffer and then freezes it;
+    // spelling the digits here leaves one exact allocation.
+    let mut spelled = [0u8; 20];
+    let mut start = spelled.len();
+    let mut rest = n;
+    while rest > 0 {
+        start -= 1;
+        spelled[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    HeaderValue::from_bytes(&spelled[start..]).unwrap_or_else(|_| n.into())
 }
 
 fn ceil_secs(d: Duration) -> u64 {
@@ -344,18 +446,38 @@ impl RateLimitOutcome {
             emit(http::header::RETRY_AFTER, HeaderValue::from(1u64));
             return;
         }
-        let (policy, limit) = match &s.fixed_headers {
-            Some(fixed) => (Some(fixed.0.clone()), fixed.1.clone()),
-            None => (
-                policy_value(s.rate, s.window, s.burst),
-                HeaderValue::from(s.burst),
-            ),
+        let reset = ceil_secs(s.reset_after);
+        let built;
+        let fixed = match &s.fixed_headers {
+            Some(fixed) => Some(fixed),
+            None => {
+                built = FixedHeaders::new(s.name, s.rate, s.window, s.burst);
+                built.as_ref()
+            }
         };
-        emit(RATELIMIT_LIMIT, limit);
-        emit(RATELIMIT_REMAINING, number_value(s.remaining));
-        emit(RATELIMIT_RESET, number_value(ceil_secs(s.reset_after)));
-        if let Some(policy) = policy {
-            emit(RATELIMIT_POLICY, policy);
+        let (current, legacy) = match s.headers {
+            HeaderStyle::Current => (true, false),
+            HeaderStyle::Legacy => (false, true),
+            HeaderStyle::Both => (true, true),
+            HeaderStyle::None => (false, false),
+        };
+        if current {
+            if let Some(fixed) = fixed {
+                emit(RATELIMIT_POLICY, fixed.policy.clone());
+            }
+            if let Some(value) = ratelimit_value(s.quoted_name, s.remaining, reset) {
+                emit(RATELIMIT, value);
+            }
+        }
+        if legacy {
+            if let Some(fixed) = fixed {
+                emit(RATELIMIT_LIMIT, fixed.legacy_limit.clone());
+            }
+            emit(RATELIMIT_REMAINING, number_value(s.remaining));
+            emit(RATELIMIT_RESET, number_value(reset));
+            if let (Some(fixed), false) = (fixed, current) {
+                emit(RATELIMIT_POLICY, fixed.legacy_policy.clone());
+            }
         }
         if let Some(retry) = s.retry_after {
             emit(
@@ -457,6 +579,13 @@ impl RateLimiter {
             shared,
             ipv6_prefix: 64,
         })
+    }
+
+    /// True when every limit is counted in process (no Redis round trip can
+    /// be needed): [`RateLimiter::check_local`] then decides as
+    /// [`RateLimiter::check`] would.
+    pub fn is_local(&self) -> bool {
+        self.shared.is_none() || self.limits.iter().all(|l| !l.shared)
     }
 
     /// Prefix length IPv6 clients are grouped by (default 64).
@@ -583,6 +712,8 @@ fn status_of(
         reset_after: Duration::from_micros(d.reset_after_us),
         retry_after: (!d.allowed).then(|| Duration::from_micros(d.retry_after_us)),
         backend,
+        headers: limit.headers,
+        quoted_name: limit.quoted_name,
         fixed_headers: (rate == limit.rate && period == limit.period && burst == limit.burst)
             .then(|| limit.fixed_headers.clone()),
     }

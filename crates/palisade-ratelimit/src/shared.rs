@@ -312,7 +312,8 @@ impl SharedStore {
     }
 
     fn succeeded(&self) {
-        if !self.healthy.swap(true, Ordering::Relaxed) {
+        // Read first: the common case (already healthy) writes nothing.
+        if !self.healthy.load(Ordering::Relaxed) && !self.healthy.swap(true, Ordering::Relaxed) {
             metrics::gauge!("palisade_ratelimit_redis_up").set(1.0);
             metrics::counter!("palisade_ratelimit_redis_recoveries_total").increment(1);
             tracing::info!("redis reachable again; shared limits resumed");

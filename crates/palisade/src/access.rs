@@ -103,17 +103,47 @@ impl Access {
     }
 }
 
+impl Access {
+    /// Records the security requirements of the operation the request
+    /// matched, when its route has an API description.
+    fn note_operation_security(&self, tx: &mut Transaction) {
+        // Hashing the route name is not free: skip it without specs.
+        if self.specs.is_empty() {
+            return;
+        }
+        if let Some(security) = self
+            .specs
+            .get(&*tx.request.route)
+            .and_then(|spec| spec.operation_security(&tx.request.method, tx.request.path()))
+        {
+            tx.state.insert(security.clone());
+        }
+    }
+}
+
 impl AccessControl for Access {
+    fn on_request_head_now(&self, tx: &mut Transaction) -> bool {
+        if self.spread.is_some() || self.limiter.as_ref().is_some_and(|l| !l.is_local()) {
+            return false;
+        }
+        if let Some(auth) = &self.auth {
+            self.note_operation_security(tx);
+            if !auth.authenticate_now(tx) {
+                return false;
+            }
+            auth.authorize(tx);
+        }
+        if let Some(limiter) = &self.limiter {
+            let outcome = limiter.check_local(&tx.request, tx.principal.as_ref());
+            record_outcome(tx, outcome);
+        }
+        true
+    }
+
     fn on_request_head<'a>(&'a self, tx: &'a mut Transaction) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if let Some(auth) = &self.auth {
-                if let Some(security) = self
-                    .specs
-                    .get(&*tx.request.route)
-                    .and_then(|spec| spec.operation_security(&tx.request.method, tx.request.path()))
-                {
-                    tx.state.insert(security.clone());
-                }
+                self.note_operation_security(tx);
                 auth.authenticate(tx).await;
                 auth.authorize(tx);
             }

@@ -175,7 +175,7 @@ async fn per_principal_limit_is_shared_by_two_gateways() {
         if r.status == 429 {
             limited += 1;
             assert!(r.headers.contains_key("retry-after"));
-            assert!(r.headers.contains_key("ratelimit-limit"));
+            assert!(r.headers.contains_key("ratelimit"));
         } else {
             admitted += 1;
         }

@@ -31,6 +31,21 @@ fn principal(sub: &str) -> Principal {
     Principal::new(PrincipalKind::Jwt, sub)
 }
 
+/// The headers of `outcome` (allowed) or of its refusal, by name.
+fn header_of(outcome: &palisade_ratelimit::RateLimitOutcome, name: &str) -> Option<String> {
+    let headers = match outcome.finding() {
+        Some(f) => f.enforcement.unwrap().headers,
+        None => outcome.headers(),
+    };
+    let mut values = headers
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.to_str().unwrap().to_owned());
+    let first = values.next();
+    assert!(values.next().is_none(), "{name} sent twice");
+    first
+}
+
 #[test]
 fn refusal_carries_retry_after_and_ratelimit_headers() {
     let l = limits(
@@ -47,17 +62,16 @@ per = "second"
     for i in 0..5 {
         let o = l.check_local(&h, Some(&p));
         assert!(o.allowed, "request {i}");
-        let headers = o.headers();
-        let get = |n: &str| {
-            headers
-                .iter()
-                .find(|(k, _)| k == n)
-                .map(|(_, v)| v.to_str().unwrap().to_owned())
-        };
-        assert_eq!(get("ratelimit-limit").as_deref(), Some("5"));
-        assert_eq!(get("ratelimit-remaining").unwrap(), (4 - i).to_string());
-        assert_eq!(get("ratelimit-policy").as_deref(), Some("5;w=1;burst=5"));
-        assert!(get("retry-after").is_none());
+        assert_eq!(
+            header_of(&o, "ratelimit-policy").as_deref(),
+            Some(r#""per-principal";q=5;w=1"#)
+        );
+        assert_eq!(
+            header_of(&o, "ratelimit").unwrap(),
+            format!(r#""per-principal";r={};t=1"#, 4 - i)
+        );
+        assert!(header_of(&o, "ratelimit-remaining").is_none());
+        assert!(header_of(&o, "retry-after").is_none());
     }
     let o = l.check_local(&h, Some(&p));
     assert!(!o.allowed);
@@ -65,20 +79,79 @@ per = "second"
     assert_eq!(f.category, Category::RateLimit);
     let e = f.enforcement.clone().unwrap();
     assert_eq!(e.status, http::StatusCode::TOO_MANY_REQUESTS);
-    let get = |n: &str| {
-        e.headers
-            .iter()
-            .find(|(k, _)| k == n)
-            .map(|(_, v)| v.to_str().unwrap().to_owned())
-    };
-    assert_eq!(get("retry-after").as_deref(), Some("1"));
-    assert_eq!(get("ratelimit-remaining").as_deref(), Some("0"));
-    assert_eq!(get("ratelimit-reset").as_deref(), Some("1"));
+    assert_eq!(header_of(&o, "retry-after").as_deref(), Some("1"));
+    assert_eq!(
+        header_of(&o, "ratelimit").as_deref(),
+        Some(r#""per-principal";r=0;t=1"#)
+    );
     // Other paths are not limited.
     assert!(l
         .check_local(&head(Method::GET, "/api/other", "192.0.2.1"), Some(&p))
         .status
         .is_none());
+}
+
+#[test]
+fn header_styles_choose_the_fields() {
+    let l = limits(
+        r#"
+[[rate_limits]]
+name = "legacy"
+path = "/legacy"
+rate = 5
+per = "second"
+burst = 7
+headers = "legacy"
+
+[[rate_limits]]
+name = "both \"quoted\""
+path = "/both"
+rate = 1200
+per = "minute"
+headers = "both"
+
+[[rate_limits]]
+name = "silent"
+path = "/none"
+rate = 1
+per = "hour"
+headers = "none"
+"#,
+    );
+    let p = principal("alice");
+    let o = l.check_local(&head(Method::GET, "/legacy", "192.0.2.1"), Some(&p));
+    assert_eq!(header_of(&o, "ratelimit-limit").as_deref(), Some("7"));
+    assert_eq!(header_of(&o, "ratelimit-remaining").as_deref(), Some("6"));
+    assert_eq!(header_of(&o, "ratelimit-reset").as_deref(), Some("1"));
+    assert_eq!(
+        header_of(&o, "ratelimit-policy").as_deref(),
+        Some("5;w=1;burst=7")
+    );
+    assert!(header_of(&o, "ratelimit").is_none());
+
+    let o = l.check_local(&head(Method::GET, "/both", "192.0.2.1"), Some(&p));
+    assert_eq!(
+        header_of(&o, "ratelimit-policy").as_deref(),
+        Some(r#""both \"quoted\"";q=1200;w=60"#)
+    );
+    assert_eq!(
+        header_of(&o, "ratelimit").as_deref(),
+        Some(r#""both \"quoted\"";r=1199;t=1"#)
+    );
+    assert_eq!(header_of(&o, "ratelimit-limit").as_deref(), Some("1200"));
+    assert_eq!(
+        header_of(&o, "ratelimit-remaining").as_deref(),
+        Some("1199")
+    );
+
+    let h = head(Method::GET, "/none", "192.0.2.1");
+    let o = l.check_local(&h, Some(&p));
+    assert!(o.allowed);
+    assert!(o.headers().is_empty());
+    let refused = l.check_local(&h, Some(&p));
+    assert!(!refused.allowed);
+    assert_eq!(header_of(&refused, "retry-after").as_deref(), Some("3600"));
+    assert!(header_of(&refused, "ratelimit").is_none());
 }
 
 #[test]
