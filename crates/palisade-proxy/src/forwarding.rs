@@ -47,16 +47,11 @@ pub fn upstream_request_headers(
     keep_upgrade: bool,
     room: usize,
 ) -> HeaderMap {
-    if original.keys().any(is_hop_by_hop) {
-        let mut headers = HeaderMap::with_capacity(original.len() + room);
-        headers.extend(original.iter().map(|(n, v)| (n.clone(), v.clone())));
-        strip_hop_by_hop(&mut headers, keep_upgrade);
-        return headers;
-    }
     let mut headers = HeaderMap::with_capacity(original.len() + room);
     for (name, value) in original {
         headers.append(name.clone(), value.clone());
     }
+    strip_hop_by_hop(&mut headers, keep_upgrade);
     headers
 }
 
@@ -160,7 +155,12 @@ pub fn set_forwarding_headers(headers: &mut HeaderMap, f: ForwardedFor<'_>) {
                     *last = Some(UntrustedPeerValues {
                         peer_ip: f.peer_ip,
                         tls: f.tls,
-                        host: host.clone(),
+                        // A copy: the request's own value points into the
+                        // connection's read buffer, which would stay
+                        // allocated for as long as the memo held it.
+                        host: host
+                            .as_ref()
+                            .and_then(|h| HeaderValue::from_bytes(h.as_bytes()).ok()),
                         xff,
                         forwarded,
                     });

@@ -375,43 +375,28 @@ static THREE_DIGITS: [u8; 3000] = {
     table
 };
 
-/// Header values of every number below 1,000 (a reset, a retry, what
-/// remains of most limits). They point into [`THREE_DIGITS`], so one per
-/// response is a pointer copy, neither an allocation nor a count shared by
-/// the workers; made once, since making a value checks it byte by byte.
-static SMALL_NUMBERS: std::sync::LazyLock<Box<[HeaderValue]>> = std::sync::LazyLock::new(|| {
-    (0..1000usize)
-        .map(|n| {
-            let digits = match n {
-                0..=9 => 1,
-                10..=99 => 2,
-                _ => 3,
-            };
-            let end = 3 * n + 3;
-            THREE_DIGITS
-                .get(end - digits..end)
-                .and_then(|d| std::str::from_utf8(d).ok())
-                .map_or_else(|| HeaderValue::from(n), HeaderValue::from_static)
-        })
-        .collect()
-});
-
-/// A header value for a count or a number of seconds.
+/// A header value for a count or a number of seconds. Those below 1,000
+/// (a reset, a retry, what remains of most limits) point into a static table
+/// instead of allocating one per response.
 fn number_value(n: u64) -> HeaderValue {
-    if let Some(small) = usize::try_from(n).ok().and_then(|i| SMALL_NUMBERS.get(i)) {
-        return small.clone();
+    let digits = match n {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        _ => {
+            let mut spelled = Vec::with_capacity(20);
+            push_decimal(&mut spelled, n);
+            return HeaderValue::try_from(spelled).unwrap_or_else(|_| n.into());
+        }
+    };
+    let end = 3 * n as usize + 3;
+    match THREE_DIGITS
+        .get(end - digits..end)
+        .and_then(|d| std::str::from_utf8(d).ok())
+    {
+        Some(text) => HeaderValue::from_static(text),
+        None => HeaderValue::from(n),
     }
-    // `HeaderValue::from(u64)` grows a buffer and then freezes it;
-    // spelling the digits here leaves one exact allocation.
-    let mut spelled = [0u8; 20];
-    let mut start = spelled.len();
-    let mut rest = n;
-    while rest > 0 {
-        start -= 1;
-        spelled[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    HeaderValue::from_bytes(&spelled[start..]).unwrap_or_else(|_| n.into())
 }
 
 fn ceil_secs(d: Duration) -> u64 {

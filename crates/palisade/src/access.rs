@@ -101,9 +101,7 @@ impl Access {
             background,
         })))
     }
-}
 
-impl Access {
     /// Records the security requirements of the operation the request
     /// matched, when its route has an API description.
     fn note_operation_security(&self, tx: &mut Transaction) {
