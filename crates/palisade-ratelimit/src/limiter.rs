@@ -123,15 +123,22 @@ fn legacy_policy_value(rate: u64, window: Duration, burst: u64) -> Option<Header
 }
 
 /// `RateLimit: "<name>";r=<remaining>;t=<reset>`, spelled into one buffer
-/// that becomes the value without a further copy.
+/// of exactly its length, which becomes the value without a further copy or
+/// allocation (`Bytes` adopts a full vector as it is).
 fn ratelimit_value(quoted_name: &str, remaining: u64, reset: u64) -> Option<HeaderValue> {
-    let mut out = Vec::with_capacity(quoted_name.len() + 48);
+    let len = quoted_name.len() + 6 + decimal_len(remaining) + decimal_len(reset);
+    let mut out = Vec::with_capacity(len);
     out.extend_from_slice(quoted_name.as_bytes());
     out.extend_from_slice(b";r=");
     push_decimal(&mut out, remaining);
     out.extend_from_slice(b";t=");
     push_decimal(&mut out, reset);
     HeaderValue::try_from(out).ok()
+}
+
+/// Digits of `n` in decimal.
+fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |l| l as usize + 1)
 }
 
 fn push_decimal(out: &mut Vec<u8>, n: u64) {
@@ -786,6 +793,15 @@ pub fn record_outcome(tx: &mut Transaction, outcome: RateLimitOutcome) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ratelimit_values_fill_their_buffer_exactly() {
+        for n in [0, 9, 10, 99, 100, 12_345, u64::MAX] {
+            assert_eq!(decimal_len(n), n.to_string().len(), "{n}");
+            let value = ratelimit_value("\"l\"", n, 7).unwrap();
+            assert_eq!(value, format!("\"l\";r={n};t=7").as_str());
+        }
+    }
 
     #[test]
     fn number_values_spell_the_number() {
