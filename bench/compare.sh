@@ -699,6 +699,17 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 ratio() { # ratio A B -> A/B with two decimals, or "n/a"
     awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.3g", a / b }'
 }
+# Median over rounds of the ratio within each round: ON/MIX over OFF/MIX,
+# measured minutes apart at most, so a drift of the machine over the whole
+# run weighs on it less than on the ratio of medians.
+paired_ratio() { # paired_ratio ON OFF MIX
+    local round ratios=()
+    for round in $(seq 1 "$ROUNDS"); do
+        local on=${RPS[$1/$3/$round]:-} off=${RPS[$2/$3/$round]:-}
+        [ -n "$on" ] && [ -n "$off" ] && ratios+=("$(ratio "$on" "$off")")
+    done
+    [ ${#ratios[@]} -gt 0 ] && median "${ratios[@]}" || echo "n/a"
+}
 at_least() { awk -v r="$1" -v m="$2" 'BEGIN { exit !(r != "n/a" && r + 0 >= m) }'; }
 at_most() { awk -v r="$1" -v m="$2" 'BEGIN { exit !(r != "n/a" && r + 0 <= m) }'; }
 mib() { [ -n "${1:-}" ] && awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }' || echo "—"; }
@@ -761,18 +772,18 @@ report() {
     echo
     echo "Identity on / off (same binary, block mode; on = RS256 JWT verified on every request + a per-principal GCRA limit that never refuses):"
     echo
-    echo "| mix | identity local / block req/s | identity Redis / block req/s |"
-    echo "| --- | ---: | ---: |"
+    echo "| mix | identity local / block req/s | identity Redis / block req/s | the same, median of per-round ratios (local, Redis) |"
+    echo "| --- | ---: | ---: | ---: |"
     for mix in "${MIX_LIST[@]}"; do
-        echo "| $mix | $(ratio "${RPS[palisade-identity/$mix]:-}" "${RPS[palisade-block/$mix]:-}") | $(ratio "${RPS[palisade-identity-redis/$mix]:-}" "${RPS[palisade-block/$mix]:-}") |"
+        echo "| $mix | $(ratio "${RPS[palisade-identity/$mix]:-}" "${RPS[palisade-block/$mix]:-}") | $(ratio "${RPS[palisade-identity-redis/$mix]:-}" "${RPS[palisade-block/$mix]:-}") | $(paired_ratio palisade-identity palisade-block "$mix"), $(paired_ratio palisade-identity-redis palisade-block "$mix") |"
     done
     echo
     echo "OpenAPI validation on / off (same binary, block mode; on = bench/openapi.yaml enforced on every parameter and body property):"
     echo
-    echo "| mix | openapi / block req/s | CPU per request, block / openapi |"
-    echo "| --- | ---: | ---: |"
+    echo "| mix | openapi / block req/s | the same, median of per-round ratios | CPU per request, block / openapi |"
+    echo "| --- | ---: | ---: | ---: |"
     for mix in "${MIX_LIST[@]}"; do
-        echo "| $mix | $(ratio "${RPS[palisade-openapi/$mix]:-}" "${RPS[palisade-block/$mix]:-}") | ${CPU_US[palisade-block/$mix]:-—} / ${CPU_US[palisade-openapi/$mix]:-—} µs |"
+        echo "| $mix | $(ratio "${RPS[palisade-openapi/$mix]:-}" "${RPS[palisade-block/$mix]:-}") | $(paired_ratio palisade-openapi palisade-block "$mix") | ${CPU_US[palisade-block/$mix]:-—} / ${CPU_US[palisade-openapi/$mix]:-—} µs |"
     done
     if [ "$INSTRUCTIONS" -gt 0 ]; then
         echo
