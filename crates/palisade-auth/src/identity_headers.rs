@@ -79,18 +79,12 @@ impl IdentityHeaders {
     /// verified ones. Values that cannot be carried in a header (control
     /// characters) are percent-encoded rather than dropped silently.
     pub fn apply(&self, headers: &mut HeaderMap, principal: Option<&Principal>) {
-        // Requests rarely carry any of these: look for them among the
-        // request's few header names before paying a map removal for each.
-        while let Some(supplied) = headers
-            .keys()
-            .find(|present| {
-                self.owned_lengths & length_bit(present) != 0
-                    && self.owned_names().any(|owned| owned == *present)
-            })
-            .cloned()
-        {
-            headers.remove(supplied);
-        }
+        // Requests rarely carry any of these: most names present are ruled
+        // out by their length before being compared.
+        palisade_core::remove_headers_where(headers, |present| {
+            self.owned_lengths & length_bit(present) != 0
+                && self.owned_names().any(|owned| owned == present)
+        });
         let Some(principal) = principal else {
             return;
         };

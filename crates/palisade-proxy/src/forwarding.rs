@@ -5,6 +5,7 @@
 
 use crate::header_names::{X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO, X_REQUEST_ID};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use palisade_core::remove_headers_where;
 use std::cell::RefCell;
 use std::net::IpAddr;
 
@@ -25,15 +26,6 @@ pub const FORWARDING_HEADERS_ADDED: usize = 5;
 
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(name)
-}
-
-/// Removes every header whose name `doomed` picks. Looks among the few names
-/// present rather than removing each candidate by name: a removal hashes
-/// and probes even when the name is absent, which it nearly always is.
-pub(crate) fn remove_matching(headers: &mut HeaderMap, doomed: impl Fn(&HeaderName) -> bool) {
-    while let Some(name) = headers.keys().find(|n| doomed(n)).cloned() {
-        headers.remove(&name);
-    }
 }
 
 /// The client's headers as the upstream gets them: hop-by-hop ones left
@@ -84,7 +76,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     });
     // Never let a client use Connection to strip what we add ourselves
     // (`named` holds no protected name).
-    remove_matching(headers, |name| is_hop_by_hop(name) || named.contains(name));
+    remove_headers_where(headers, |name| is_hop_by_hop(name) || named.contains(name));
     if let Some(up) = upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, up);

@@ -136,7 +136,7 @@ pub fn harden_response_headers(
     nosniff: bool,
     hsts: Option<&HeaderValue>,
 ) {
-    crate::forwarding::remove_matching(headers, |name| strip.contains(name));
+    palisade_core::remove_headers_where(headers, |name| strip.contains(name));
     if nosniff {
         headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     }
