@@ -24,8 +24,10 @@ mod path;
 mod principal;
 mod redact;
 mod security;
+mod state;
 mod transaction;
 pub mod worker;
+mod worker_metrics;
 
 pub use category::{ApiTop10, Category};
 pub use decision::{Action, Decision, DecisionPolicy, Exclusion, Mode};
@@ -38,4 +40,6 @@ pub use path::{normalize_path, PathSegment, PathSegments, MAX_PATH_SEGMENTS};
 pub use principal::{Principal, PrincipalKind};
 pub use redact::{redact_evidence, Evidence, EVIDENCE_MAX_CHARS};
 pub use security::{CredentialScheme, OperationSecurity, SchemeRequirement, SecurityAlternative};
+pub use state::StateMap;
 pub use transaction::{RequestHead, ResponseEdit, ResponseHead, Transaction};
+pub use worker_metrics::{flush_worker_metrics, WorkerCounter, WorkerHistogram};

@@ -1,6 +1,7 @@
+use crate::state::StateMap;
 use crate::{Finding, PathSegment, PathSegments, Principal};
 use bytes::Bytes;
-use http::{Extensions, HeaderMap, HeaderName, Method, StatusCode, Uri, Version};
+use http::{HeaderMap, HeaderName, Method, StatusCode, Uri, Version};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -114,7 +115,7 @@ pub struct Transaction {
     pub findings: Vec<Finding>,
     pub response_edit: ResponseEdit,
     /// Type map for detector state that spans phases.
-    pub state: Extensions,
+    pub state: StateMap,
 }
 
 impl Transaction {
@@ -130,7 +131,7 @@ impl Transaction {
             operation: None,
             findings: Vec::new(),
             response_edit: ResponseEdit::default(),
-            state: Extensions::new(),
+            state: StateMap::new(),
         }
     }
 

@@ -685,6 +685,11 @@ impl<'c> Inspector<'c> {
                     continue;
                 }
                 let raw = value.as_bytes();
+                // Most values hold neither `$` nor `%`: one scan rules them
+                // out before any substring search is set up.
+                if memchr::memchr2(b'$', b'%', raw).is_none() {
+                    continue;
+                }
                 // `%24%7b` in any case, found without a lowercase copy of
                 // every header value.
                 let encoded = memchr::memmem::find_iter(raw, b"%24").any(|at| {

@@ -8,7 +8,7 @@ use crate::upstream::Upstream;
 use crate::EventRecorder;
 use http::{HeaderName, Method};
 use palisade_config::{Config, LimitsConfig, OverCap, UpstreamConfig};
-use palisade_core::{DecisionPolicy, Detector};
+use palisade_core::{DecisionPolicy, Detector, WorkerCounter, WorkerHistogram};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -31,23 +31,33 @@ pub struct RouteRuntime {
 
 /// Per-route metric handles.
 pub struct RouteMetrics {
-    pub allowed: metrics::Counter,
-    pub blocked: metrics::Counter,
-    pub monitored: metrics::Counter,
-    pub duration: metrics::Histogram,
+    pub allowed: WorkerCounter,
+    pub blocked: WorkerCounter,
+    pub monitored: WorkerCounter,
+    pub duration: WorkerHistogram,
     /// Time spent in detectors (one series for every route).
-    pub inspection: metrics::Histogram,
+    pub inspection: WorkerHistogram,
 }
 
 impl RouteMetrics {
     pub fn new(route: &str) -> Self {
         let r = route.to_string();
         RouteMetrics {
-            allowed: metrics::counter!("palisade_requests_total", "route" => r.clone(), "action" => "allowed"),
-            blocked: metrics::counter!("palisade_requests_total", "route" => r.clone(), "action" => "blocked"),
-            monitored: metrics::counter!("palisade_requests_total", "route" => r.clone(), "action" => "monitored"),
-            duration: metrics::histogram!("palisade_request_duration_seconds", "route" => r),
-            inspection: metrics::histogram!("palisade_inspection_duration_seconds"),
+            allowed: WorkerCounter::new(
+                metrics::counter!("palisade_requests_total", "route" => r.clone(), "action" => "allowed"),
+            ),
+            blocked: WorkerCounter::new(
+                metrics::counter!("palisade_requests_total", "route" => r.clone(), "action" => "blocked"),
+            ),
+            monitored: WorkerCounter::new(
+                metrics::counter!("palisade_requests_total", "route" => r.clone(), "action" => "monitored"),
+            ),
+            duration: WorkerHistogram::new(
+                metrics::histogram!("palisade_request_duration_seconds", "route" => r),
+            ),
+            inspection: WorkerHistogram::new(metrics::histogram!(
+                "palisade_inspection_duration_seconds"
+            )),
         }
     }
 }

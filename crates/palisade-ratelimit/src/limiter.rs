@@ -23,7 +23,7 @@ use http::{HeaderName, HeaderValue, Method, StatusCode};
 use palisade_auth::PathPattern;
 use palisade_core::{
     Category, Detector, Enforcement, Finding, Location, Phase, Principal, RequestHead, Severity,
-    Transaction,
+    Transaction, WorkerCounter,
 };
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -167,8 +167,8 @@ fn configured_value(value: HeaderValue) -> HeaderValue {
 
 #[derive(Clone)]
 struct DecisionCounters {
-    allowed: metrics::Counter,
-    limited: metrics::Counter,
+    allowed: WorkerCounter,
+    limited: WorkerCounter,
 }
 
 impl std::fmt::Debug for DecisionCounters {
@@ -180,16 +180,16 @@ impl std::fmt::Debug for DecisionCounters {
 impl DecisionCounters {
     fn register(limit: &str) -> Self {
         DecisionCounters {
-            allowed: metrics::counter!(
+            allowed: WorkerCounter::new(metrics::counter!(
                 "palisade_ratelimit_decisions_total",
                 "limit" => limit.to_string(),
                 "result" => "allowed"
-            ),
-            limited: metrics::counter!(
+            )),
+            limited: WorkerCounter::new(metrics::counter!(
                 "palisade_ratelimit_decisions_total",
                 "limit" => limit.to_string(),
                 "result" => "limited"
-            ),
+            )),
         }
     }
 }

@@ -432,7 +432,10 @@ pub async fn start(opts: Options) -> Result<RunningGateway> {
             .with_context(|| format!("cannot listen on admin address {}", config.admin.address))?;
         admin_addr = Some(listener.local_addr()?);
         let state = AdminState {
-            metrics: Arc::new(move || prom.render()),
+            metrics: Arc::new(move || {
+                palisade_core::flush_worker_metrics();
+                prom.render()
+            }),
             ready: Arc::new(AtomicBool::new(true)),
             reload: reload_counted.clone(),
         };
