@@ -350,17 +350,29 @@ pub struct AccessRuleConfig {
 }
 
 /// Headers that carry the verified identity upstream. Client-supplied copies
-/// of every one of them are always removed.
+/// of every one of them, and of every default name whether forwarded or not,
+/// are always removed. An empty name forwards nothing for that field.
+///
+/// By default the upstream learns who the caller is and what it may do (the
+/// subject and its scopes) and nothing more: the issuer and the kind of
+/// credential are forwarded only when named, since every header sent costs
+/// each request on both sides.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityHeadersConfig {
+    /// The principal: JWT `sub`, API key owner, certificate subject...
     #[serde(default = "default_subject_header")]
     pub subject: String,
-    #[serde(default = "default_issuer_header")]
+    /// The token issuer (`x-palisade-issuer` is the usual name); off by default.
+    #[serde(default)]
     pub issuer: String,
+    /// Granted scopes, space-separated.
     #[serde(default = "default_scopes_header")]
     pub scopes: String,
-    #[serde(default = "default_kind_header")]
+    /// Credential kind: `jwt`, `opaque_token`, `api_key`, `client_certificate`
+    /// or `signed_request` (`x-palisade-auth-kind` is the usual name); off by
+    /// default.
+    #[serde(default)]
     pub kind: String,
     /// Claim name to header name.
     #[serde(default)]
@@ -374,9 +386,9 @@ impl Default for IdentityHeadersConfig {
     fn default() -> Self {
         IdentityHeadersConfig {
             subject: default_subject_header(),
-            issuer: default_issuer_header(),
+            issuer: String::new(),
             scopes: default_scopes_header(),
-            kind: default_kind_header(),
+            kind: String::new(),
             claims: BTreeMap::new(),
             strip: Vec::new(),
         }
@@ -463,12 +475,6 @@ fn default_rule_access() -> Access {
 fn default_subject_header() -> String {
     "x-palisade-subject".into()
 }
-fn default_issuer_header() -> String {
-    "x-palisade-issuer".into()
-}
 fn default_scopes_header() -> String {
     "x-palisade-scopes".into()
-}
-fn default_kind_header() -> String {
-    "x-palisade-auth-kind".into()
 }

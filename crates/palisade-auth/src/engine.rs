@@ -682,18 +682,22 @@ impl AuthEngine {
     /// `security` for the operation addressed) applies where no configured
     /// rule does.
     pub fn authorize(&self, tx: &mut Transaction) {
+        let decision = self.rules.authorize_segments(
+            &tx.request.method,
+            tx.request.normalized_segments(),
+            tx.principal.as_ref(),
+            tx.state.get::<Arc<OperationSecurity>>().map(|o| &**o),
+        );
+        let forged = |o: &AuthOutcome| matches!(o, AuthOutcome::Failed(f) if f.attack);
+        // The common case, an allowed request with nothing to report, copies nothing.
+        if decision == AuthzDecision::Allow && !tx.state.get::<AuthOutcome>().is_some_and(forged) {
+            return;
+        }
         let outcome = tx
             .state
             .get::<AuthOutcome>()
             .cloned()
             .unwrap_or(AuthOutcome::Anonymous);
-        let operation = tx.state.get::<Arc<OperationSecurity>>().cloned();
-        let decision = self.rules.authorize_segments(
-            &tx.request.method,
-            tx.request.normalized_segments(),
-            tx.principal.as_ref(),
-            operation.as_deref(),
-        );
         // Only refusals name the path; allowed requests skip the copies.
         let path = match decision {
             AuthzDecision::Allow => String::new(),

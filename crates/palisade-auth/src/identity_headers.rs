@@ -13,11 +13,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Compiled identity header names.
 #[derive(Debug, Clone)]
 pub struct IdentityHeaders {
-    subject: HeaderName,
-    issuer: HeaderName,
-    scopes: HeaderName,
-    kind: HeaderName,
+    subject: Option<HeaderName>,
+    issuer: Option<HeaderName>,
+    scopes: Option<HeaderName>,
+    kind: Option<HeaderName>,
     claims: Vec<(String, HeaderName)>,
+    /// Removed from every request: the configured `strip` names and the
+    /// default names of fields not forwarded (an upstream may once have been
+    /// told to trust them).
     strip: Vec<HeaderName>,
     /// Tells this configuration's memo apart from another's (see [`Built`]).
     id: usize,
@@ -25,6 +28,15 @@ pub struct IdentityHeaders {
     /// request headers are ruled out by their length alone.
     owned_lengths: u64,
 }
+
+/// The names Palisade's identity fields have by default, removed from every
+/// request whatever is forwarded.
+const DEFAULT_NAMES: [&str; 4] = [
+    "x-palisade-subject",
+    "x-palisade-issuer",
+    "x-palisade-scopes",
+    "x-palisade-auth-kind",
+];
 
 fn length_bit(name: &HeaderName) -> u64 {
     1 << name.as_str().len().min(63)
@@ -39,40 +51,59 @@ fn header_name(name: &str) -> Result<HeaderName, ConfigError> {
     Ok(HeaderName::from_static(palisade_core::intern(&lower)))
 }
 
+/// A forwarded field's header, or none when its name is empty.
+fn forwarded(name: &str) -> Result<Option<HeaderName>, ConfigError> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    header_name(name).map(Some)
+}
+
 impl IdentityHeaders {
     pub fn from_config(config: &IdentityHeadersConfig) -> Result<Self, ConfigError> {
-        Ok(IdentityHeaders {
-            subject: header_name(&config.subject)?,
-            issuer: header_name(&config.issuer)?,
-            scopes: header_name(&config.scopes)?,
-            kind: header_name(&config.kind)?,
+        let mut strip: Vec<HeaderName> = config
+            .strip
+            .iter()
+            .map(String::as_str)
+            .chain(DEFAULT_NAMES)
+            .map(header_name)
+            .collect::<Result<_, _>>()?;
+        let mut headers = IdentityHeaders {
+            subject: forwarded(&config.subject)?,
+            issuer: forwarded(&config.issuer)?,
+            scopes: forwarded(&config.scopes)?,
+            kind: forwarded(&config.kind)?,
             claims: config
                 .claims
                 .iter()
                 .map(|(claim, name)| Ok((claim.clone(), header_name(name)?)))
                 .collect::<Result<_, ConfigError>>()?,
-            strip: config
-                .strip
-                .iter()
-                .map(|n| header_name(n))
-                .collect::<Result<_, _>>()?,
+            strip: Vec::new(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             owned_lengths: 0,
-        }
-        .with_owned_lengths())
+        };
+        // Each name compared once per request header, however often named.
+        strip.retain(|n| !headers.forwarded_names().any(|f| f == n));
+        strip.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        strip.dedup();
+        headers.strip = strip;
+        headers.owned_lengths = headers
+            .owned_names()
+            .fold(0, |bits, n| bits | length_bit(n));
+        Ok(headers)
     }
 
-    fn with_owned_lengths(mut self) -> Self {
-        self.owned_lengths = self.owned_names().fold(0, |bits, n| bits | length_bit(n));
-        self
+    /// The names that carry a verified value upstream.
+    fn forwarded_names(&self) -> impl Iterator<Item = &HeaderName> {
+        [&self.subject, &self.issuer, &self.scopes, &self.kind]
+            .into_iter()
+            .flatten()
+            .chain(self.claims.iter().map(|(_, n)| n))
     }
 
     /// Every header name this gateway owns on the upstream request.
     pub fn owned_names(&self) -> impl Iterator<Item = &HeaderName> {
-        [&self.subject, &self.issuer, &self.scopes, &self.kind]
-            .into_iter()
-            .chain(self.claims.iter().map(|(_, n)| n))
-            .chain(self.strip.iter())
+        self.forwarded_names().chain(self.strip.iter())
     }
 
     /// Removes client-supplied copies of the identity headers, then sets the
@@ -113,22 +144,34 @@ impl IdentityHeaders {
     /// The headers carrying `principal`.
     fn build(&self, principal: &Principal) -> Vec<(HeaderName, HeaderValue)> {
         let mut out = Vec::with_capacity(4 + self.claims.len());
-        let mut push = |name: &HeaderName, value: &str| {
+        let push = |out: &mut Vec<(HeaderName, HeaderValue)>, name: &HeaderName, value: &str| {
             if let Some(v) = header_value(value) {
                 out.push((name.clone(), v));
             }
         };
-        push(&self.subject, &principal.subject);
-        if let Some(issuer) = &principal.issuer {
-            push(&self.issuer, issuer);
+        if let Some(name) = &self.subject {
+            push(&mut out, name, &principal.subject);
         }
-        if !principal.scopes.is_empty() {
-            push(&self.scopes, &principal.scopes.join(" "));
+        if let (Some(name), Some(issuer)) = (&self.issuer, &principal.issuer) {
+            push(&mut out, name, issuer);
         }
-        push(&self.kind, kind_name(principal.kind));
+        if let Some(name) = self
+            .scopes
+            .as_ref()
+            .filter(|_| !principal.scopes.is_empty())
+        {
+            push(&mut out, name, &principal.scopes.join(" "));
+        }
+        if let Some(name) = &self.kind {
+            // A fixed spelling: its copies on each request share nothing to count.
+            out.push((
+                name.clone(),
+                HeaderValue::from_static(kind_name(principal.kind)),
+            ));
+        }
         for (claim, name) in &self.claims {
             if let Some(value) = principal.claims.get(claim) {
-                push(name, value);
+                push(&mut out, name, value);
             }
         }
         out
@@ -187,7 +230,10 @@ mod tests {
 
     #[test]
     fn strips_spoofed_headers_and_sets_verified_ones() {
-        let mut config = IdentityHeadersConfig::default();
+        let mut config = IdentityHeadersConfig {
+            kind: "X-Palisade-Auth-Kind".into(),
+            ..IdentityHeadersConfig::default()
+        };
         config
             .claims
             .insert("role".into(), "X-Palisade-Role".into());
@@ -239,10 +285,15 @@ mod tests {
 
     #[test]
     fn values_follow_the_principal_and_the_configuration_applied() {
-        let plain = IdentityHeaders::from_config(&IdentityHeadersConfig::default()).unwrap();
+        let with_issuer = IdentityHeadersConfig {
+            issuer: "x-palisade-issuer".into(),
+            kind: "x-palisade-auth-kind".into(),
+            ..IdentityHeadersConfig::default()
+        };
+        let plain = IdentityHeaders::from_config(&with_issuer).unwrap();
         let renamed = IdentityHeaders::from_config(&IdentityHeadersConfig {
             subject: "X-Who".into(),
-            ..IdentityHeadersConfig::default()
+            ..with_issuer.clone()
         })
         .unwrap();
         let alice = Principal::new(PrincipalKind::Jwt, "alice");
@@ -267,5 +318,43 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn by_default_only_subject_and_scopes_go_upstream_and_every_default_name_is_stripped() {
+        let ih = IdentityHeaders::from_config(&IdentityHeadersConfig::default()).unwrap();
+        let mut headers = HeaderMap::new();
+        for name in DEFAULT_NAMES {
+            headers.insert(name, HeaderValue::from_static("spoofed"));
+        }
+        headers.insert("x-other", HeaderValue::from_static("kept"));
+        let mut p = Principal::new(PrincipalKind::Jwt, "alice");
+        p.issuer = Some("https://issuer.example".into());
+        p.scopes = vec!["read".into()].into();
+        ih.apply(&mut headers, Some(&p));
+        assert_eq!(headers["x-palisade-subject"], "alice");
+        assert_eq!(headers["x-palisade-scopes"], "read");
+        assert!(headers.get("x-palisade-issuer").is_none());
+        assert!(headers.get("x-palisade-auth-kind").is_none());
+        assert_eq!(headers["x-other"], "kept");
+        assert_eq!(headers.len(), 3);
+
+        // An empty name forwards nothing, and a renamed field's default
+        // name is still stripped.
+        let renamed = IdentityHeaders::from_config(&IdentityHeadersConfig {
+            subject: "x-user-id".into(),
+            scopes: String::new(),
+            ..IdentityHeadersConfig::default()
+        })
+        .unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-palisade-subject", HeaderValue::from_static("root"));
+        headers.insert("x-palisade-scopes", HeaderValue::from_static("admin"));
+        headers.insert("x-user-id", HeaderValue::from_static("root"));
+        renamed.apply(&mut headers, Some(&p));
+        assert_eq!(headers["x-user-id"], "alice");
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        renamed.apply(&mut headers, None);
+        assert!(headers.is_empty());
     }
 }

@@ -141,18 +141,21 @@ fn decimal_len(n: u64) -> usize {
     n.checked_ilog10().map_or(1, |l| l as usize + 1)
 }
 
+/// Spells `n` three digits at a time from [`THREE_DIGITS`].
 fn push_decimal(out: &mut Vec<u8>, n: u64) {
-    let mut spelled = [0u8; 20];
+    let mut spelled = [0u8; 21];
     let mut start = spelled.len();
     let mut rest = n;
-    loop {
-        start -= 1;
-        spelled[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
+    while rest >= 1000 {
+        let group = (rest % 1000) as usize * 3;
+        rest /= 1000;
+        start -= 3;
+        spelled[start..start + 3].copy_from_slice(&THREE_DIGITS[group..group + 3]);
     }
+    let digits = decimal_len(rest);
+    let end = rest as usize * 3 + 3;
+    start -= digits;
+    spelled[start..start + digits].copy_from_slice(&THREE_DIGITS[end - digits..end]);
     out.extend_from_slice(&spelled[start..]);
 }
 
@@ -796,7 +799,7 @@ mod tests {
 
     #[test]
     fn ratelimit_values_fill_their_buffer_exactly() {
-        for n in [0, 9, 10, 99, 100, 12_345, u64::MAX] {
+        for n in (0..2_100).chain([9_999, 10_000, 12_345, 1_000_000, 99_999_999, u64::MAX]) {
             assert_eq!(decimal_len(n), n.to_string().len(), "{n}");
             let value = ratelimit_value("\"l\"", n, 7).unwrap();
             assert_eq!(value, format!("\"l\";r={n};t=7").as_str());
