@@ -20,6 +20,9 @@ IDLE_CONNS=${IDLE_CONNS:-10000}
 IDLE_HOLD=${IDLE_HOLD:-10}
 PARANOIA=${PARANOIA:-1}
 ROUNDS=${ROUNDS:-1}
+# On / off pairs per mix for the identity and OpenAPI costs (0: skip).
+PAIRS=${PAIRS:-15}
+PAIR_DURATION=${PAIR_DURATION:-2s}
 CRS_DIR=${CRS_DIR:-}
 DEFAULT_MIXES="get post1k post16k"
 DEFAULT_CONFIGS="direct palisade-monitor palisade-block palisade-identity palisade-identity-redis palisade-crs-pl1 palisade-openapi nginx-proxy nginx-modsec-crs"
@@ -566,6 +569,81 @@ for config in "${ACTIVE_CONFIGS[@]}"; do
     done
 done
 
+# ---------------------------------------------------- on / off in pairs ----
+
+# A feature's cost (identity, OpenAPI validation) is the throughput of one
+# configuration of the same binary over another. Besides the rounds above, it
+# is measured with both gateways running side by side: PAIRS short runs of
+# each per mix (PAIR_DURATION apiece, which goes first alternating), so the
+# two halves of a pair are seconds apart and the machine's drift and its
+# neighbours' bursts weigh on both alike. The median of the per-pair ratios is
+# the figure the bars use; the quartiles show the spread.
+declare -A PAIR_MEDIAN PAIR_LOW PAIR_HIGH PAIR_COUNT PAIR_BAD
+quick_run() { # quick_run PORT MIX -> "req/s non-2xx+errors"
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$PAIR_DURATION" --timeout 5s -s "$(mix_script "$2")" \
+        "http://127.0.0.1:$1" 2>&1 | awk '
+            /^Requests\/sec:/ { rps = $2 }
+            /Non-2xx or 3xx responses:/ { bad += $NF }
+            /Socket errors:/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) bad += $i }
+            END { printf "%s %d\n", (rps == "" ? 0 : rps), bad }'
+}
+quantile() { # quantile Q VALUES... -> the value at rank ceil(Q * n)
+    local q=$1
+    shift
+    printf '%s\n' "$@" | sort -g | awk -v q="$q" '{ v[NR] = $1 } END { i = int(q * NR); if (i < q * NR) i++; if (i < 1) i = 1; print v[i] }'
+}
+measure_pairs() { # measure_pairs ON OFF
+    local on=$1 off=$2 on_port on_pid off_port off_pid mix i first second on_rps off_rps bad ratios
+    start_proxy "$off" || { log "pairs $on / $off: $off $START_ERROR"; return; }
+    off_port=$PROXY_PORT off_pid=$PROXY_PID
+    if ! start_proxy "$on"; then
+        log "pairs $on / $off: $on $START_ERROR"
+        stop_pid "$off_pid"
+        return
+    fi
+    on_port=$PROXY_PORT on_pid=$PROXY_PID
+    BENCH_AUTHORIZATION="Bearer $BENCH_TOKEN"
+    for mix in "${MIX_LIST[@]}"; do
+        log "pairs $on / $off, $mix: $PAIRS pairs of wrk -t$THREADS -c$CONNECTIONS -d$PAIR_DURATION"
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$(mix_script "$mix")" "http://127.0.0.1:$off_port" >/dev/null 2>&1 || true
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$(mix_script "$mix")" "http://127.0.0.1:$on_port" >/dev/null 2>&1 || true
+        ratios=() bad=0
+        for i in $(seq 1 "$PAIRS"); do
+            if [ $((i % 2)) = 1 ]; then
+                read -r off_rps first < <(quick_run "$off_port" "$mix")
+                read -r on_rps second < <(quick_run "$on_port" "$mix")
+            else
+                read -r on_rps first < <(quick_run "$on_port" "$mix")
+                read -r off_rps second < <(quick_run "$off_port" "$mix")
+            fi
+            bad=$((bad + first + second))
+            awk -v a="$on_rps" -v b="$off_rps" 'BEGIN { exit !(a > 0 && b > 0) }' &&
+                ratios+=("$(awk -v a="$on_rps" -v b="$off_rps" 'BEGIN { printf "%.4f", a / b }')")
+        done
+        PAIR_COUNT[$on/$mix]=${#ratios[@]}
+        PAIR_BAD[$on/$mix]=$bad
+        if [ ${#ratios[@]} -gt 0 ]; then
+            PAIR_MEDIAN[$on/$mix]=$(printf '%.3f' "$(quantile 0.5 "${ratios[@]}")")
+            PAIR_LOW[$on/$mix]=$(printf '%.3f' "$(quantile 0.25 "${ratios[@]}")")
+            PAIR_HIGH[$on/$mix]=$(printf '%.3f' "$(quantile 0.75 "${ratios[@]}")")
+            log "pairs $on / $off, $mix: median ${PAIR_MEDIAN[$on/$mix]} (quartiles ${PAIR_LOW[$on/$mix]}–${PAIR_HIGH[$on/$mix]}), $bad non-2xx or errors"
+        fi
+    done
+    stop_pid "$on_pid"
+    stop_pid "$off_pid"
+}
+# pair_figure ON MIX -> "median (q1–q3, n pairs)" or "n/a"
+pair_figure() {
+    local key=$1/$2
+    [ -n "${PAIR_MEDIAN[$key]:-}" ] || { echo "n/a"; return; }
+    echo "${PAIR_MEDIAN[$key]} (${PAIR_LOW[$key]}–${PAIR_HIGH[$key]}, ${PAIR_COUNT[$key]} pairs)"
+}
+if [ "$PAIRS" -gt 0 ] && [[ " ${ACTIVE_CONFIGS[*]} " == *" palisade-block "* ]]; then
+    for on in palisade-identity palisade-identity-redis palisade-openapi; do
+        [[ " ${ACTIVE_CONFIGS[*]} " == *" $on "* ]] && measure_pairs "$on" palisade-block
+    done
+fi
+
 # ------------------------------------------------- idle connection memory ----
 
 declare -A IDLE_OPEN IDLE_ALIVE IDLE_BEFORE IDLE_AFTER IDLE_NOTE
@@ -710,6 +788,17 @@ paired_ratio() { # paired_ratio ON OFF MIX
     done
     [ ${#ratios[@]} -gt 0 ] && median "${ratios[@]}" || echo "n/a"
 }
+# feature_figure KEY ROUNDS_RATIO -> FIGURE, FIGURE_BASIS: the side-by-side
+# median when pairs were measured, else the ratio of the rounds' medians.
+feature_figure() {
+    if [ -n "${PAIR_MEDIAN[$1]:-}" ]; then
+        FIGURE=${PAIR_MEDIAN[$1]}
+        FIGURE_BASIS="median of ${PAIR_COUNT[$1]} side-by-side pairs, quartiles ${PAIR_LOW[$1]}–${PAIR_HIGH[$1]}; ratio of the rounds' medians $2"
+    else
+        FIGURE=$2
+        FIGURE_BASIS="ratio of the rounds' medians"
+    fi
+}
 at_least() { awk -v r="$1" -v m="$2" 'BEGIN { exit !(r != "n/a" && r + 0 >= m) }'; }
 at_most() { awk -v r="$1" -v m="$2" 'BEGIN { exit !(r != "n/a" && r + 0 <= m) }'; }
 mib() { [ -n "${1:-}" ] && awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }' || echo "—"; }
@@ -727,6 +816,8 @@ report() {
     [ "$MIXES" = "$DEFAULT_MIXES" ] || settings="$settings MIXES=\"$MIXES\""
     [ "$IDLE_CONNS" = 10000 ] || settings="$settings IDLE_CONNS=$IDLE_CONNS"
     [ "$INSTRUCTIONS" = 0 ] || settings="$settings INSTRUCTIONS=$INSTRUCTIONS"
+    [ "$PAIRS" = 15 ] || settings="$settings PAIRS=$PAIRS"
+    [ "$PAIR_DURATION" = 2s ] || settings="$settings PAIR_DURATION=$PAIR_DURATION"
     echo "- command: \`$settings bench/compare.sh\` (wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, after a $WARMUP warm-up that is not recorded; medians of $ROUNDS round(s) with the order of configurations rotated)"
     echo "- machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); load average before $LOAD_BEFORE, after $LOAD_AFTER"
     echo "- palisade: $("$PALISADE_BIN" --version 2>/dev/null | head -1) at $git_rev, $BUILD_LABEL"
@@ -772,18 +863,20 @@ report() {
     echo
     echo "Identity on / off (same binary, block mode; on = RS256 JWT verified on every request + a per-principal GCRA limit that never refuses):"
     echo
-    echo "| mix | identity local / block req/s | identity Redis / block req/s | the same, median of per-round ratios (local, Redis) |"
-    echo "| --- | ---: | ---: | ---: |"
+    echo "| mix | identity local / block req/s | identity Redis / block req/s | the same, median of per-round ratios (local, Redis) | side by side, median of pair ratios (quartiles): local | Redis |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
     for mix in "${MIX_LIST[@]}"; do
-        echo "| $mix | $(ratio "${RPS[palisade-identity/$mix]:-}" "${RPS[palisade-block/$mix]:-}") | $(ratio "${RPS[palisade-identity-redis/$mix]:-}" "${RPS[palisade-block/$mix]:-}") | $(paired_ratio palisade-identity palisade-block "$mix"), $(paired_ratio palisade-identity-redis palisade-block "$mix") |"
+        echo "| $mix | $(ratio "${RPS[palisade-identity/$mix]:-}" "${RPS[palisade-block/$mix]:-}") | $(ratio "${RPS[palisade-identity-redis/$mix]:-}" "${RPS[palisade-block/$mix]:-}") | $(paired_ratio palisade-identity palisade-block "$mix"), $(paired_ratio palisade-identity-redis palisade-block "$mix") | $(pair_figure palisade-identity "$mix") | $(pair_figure palisade-identity-redis "$mix") |"
     done
+    echo
+    echo "Side by side: both gateways run at once and take turns, PAIRS=$PAIRS runs of $PAIR_DURATION each per mix (which goes first alternating); each pair's ratio is measured seconds apart, so what else the machine runs weighs on both alike. The bars use that median when it was measured."
     echo
     echo "OpenAPI validation on / off (same binary, block mode; on = bench/openapi.yaml enforced on every parameter and body property):"
     echo
-    echo "| mix | openapi / block req/s | the same, median of per-round ratios | CPU per request, block / openapi |"
-    echo "| --- | ---: | ---: | ---: |"
+    echo "| mix | openapi / block req/s | the same, median of per-round ratios | side by side, median of pair ratios (quartiles) | CPU per request, block / openapi |"
+    echo "| --- | ---: | ---: | ---: | ---: |"
     for mix in "${MIX_LIST[@]}"; do
-        echo "| $mix | $(ratio "${RPS[palisade-openapi/$mix]:-}" "${RPS[palisade-block/$mix]:-}") | $(paired_ratio palisade-openapi palisade-block "$mix") | ${CPU_US[palisade-block/$mix]:-—} / ${CPU_US[palisade-openapi/$mix]:-—} µs |"
+        echo "| $mix | $(ratio "${RPS[palisade-openapi/$mix]:-}" "${RPS[palisade-block/$mix]:-}") | $(paired_ratio palisade-openapi palisade-block "$mix") | $(pair_figure palisade-openapi "$mix") | ${CPU_US[palisade-block/$mix]:-—} / ${CPU_US[palisade-openapi/$mix]:-—} µs |"
     done
     if [ "$INSTRUCTIONS" -gt 0 ]; then
         echo
@@ -831,9 +924,10 @@ report() {
         key="palisade-openapi/$mix"
         ran "$key" && ran "palisade-block/$mix" || continue
         r=$(ratio "${RPS[$key]}" "${RPS[palisade-block/$mix]}")
+        feature_figure "$key" "$r"
         bar=PASS
-        at_least "$r" 0.9 && [ "${NON2XX[$key]}" = 0 ] && [ "${ERRORS[$key]}" = 0 ] || bar=FAIL
-        echo "- $bar issue 4, palisade-openapi $mix: throughput ${r}× palisade-block (bar ≥ 0.9×), CPU per request ${CPU_US[$key]:-?} vs ${CPU_US[palisade-block/$mix]:-?} µs, ${NON2XX[$key]} non-2xx, ${ERRORS[$key]} socket errors (bar 0)"
+        at_least "$FIGURE" 0.9 && [ "${NON2XX[$key]}" = 0 ] && [ "${ERRORS[$key]}" = 0 ] && [ "${PAIR_BAD[$key]:-0}" = 0 ] || bar=FAIL
+        echo "- $bar issue 4, palisade-openapi $mix: throughput ${FIGURE}× palisade-block (bar ≥ 0.9×; $FIGURE_BASIS), CPU per request ${CPU_US[$key]:-?} vs ${CPU_US[palisade-block/$mix]:-?} µs, $((NON2XX[$key] + ${PAIR_BAD[$key]:-0})) non-2xx, ${ERRORS[$key]} socket errors (bar 0)"
     done
     # Identity: JWT verification + rate limiting on, against the same pipeline without them.
     local identity_config minimum_identity
@@ -844,9 +938,10 @@ report() {
             key="$identity_config/$mix"
             ran "$key" && ran "palisade-block/$mix" || continue
             r=$(ratio "${RPS[$key]}" "${RPS[palisade-block/$mix]}")
+            feature_figure "$key" "$r"
             bar=PASS
-            at_least "$r" "$minimum_identity" && [ "${NON2XX[$key]}" = 0 ] && [ "${ERRORS[$key]}" = 0 ] || bar=FAIL
-            echo "- $bar issue 6, $identity_config $mix: throughput ${r}× palisade-block (bar ≥ ${minimum_identity}×), CPU per request ${CPU_US[$key]:-?} vs ${CPU_US[palisade-block/$mix]:-?} µs, ${NON2XX[$key]} non-2xx, ${ERRORS[$key]} socket errors (bar 0)"
+            at_least "$FIGURE" "$minimum_identity" && [ "${NON2XX[$key]}" = 0 ] && [ "${ERRORS[$key]}" = 0 ] && [ "${PAIR_BAD[$key]:-0}" = 0 ] || bar=FAIL
+            echo "- $bar issue 6, $identity_config $mix: throughput ${FIGURE}× palisade-block (bar ≥ ${minimum_identity}×; $FIGURE_BASIS), CPU per request ${CPU_US[$key]:-?} vs ${CPU_US[palisade-block/$mix]:-?} µs, $((NON2XX[$key] + ${PAIR_BAD[$key]:-0})) non-2xx, ${ERRORS[$key]} socket errors (bar 0)"
         done
     done
     echo
