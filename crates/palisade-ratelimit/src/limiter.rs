@@ -136,6 +136,34 @@ fn ratelimit_value(quoted_name: &str, remaining: u64, reset: u64) -> Option<Head
     HeaderValue::try_from(out).ok()
 }
 
+thread_local! {
+    /// The `RateLimit` value this thread spelled last, with what it says.
+    static LAST_RATELIMIT: std::cell::RefCell<Option<(&'static str, u64, u64, HeaderValue)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// [`ratelimit_value`], reusing the last one this thread spelled when it says
+/// the same: a limit far from exhausted (most of them, most of the time)
+/// reports the same remaining count and reset on response after response, and
+/// a copy shares the bytes instead of allocating and checking them again.
+fn recent_ratelimit_value(
+    quoted_name: &'static str,
+    remaining: u64,
+    reset: u64,
+) -> Option<HeaderValue> {
+    LAST_RATELIMIT.with_borrow_mut(|last| {
+        if let Some((name, r, t, value)) = last.as_ref() {
+            // Names are interned, so one address and length is one name.
+            if std::ptr::eq(*name, quoted_name) && (*r, *t) == (remaining, reset) {
+                return Some(value.clone());
+            }
+        }
+        let value = ratelimit_value(quoted_name, remaining, reset)?;
+        *last = Some((quoted_name, remaining, reset, value.clone()));
+        Some(value)
+    })
+}
+
 /// Digits of `n` in decimal.
 fn decimal_len(n: u64) -> usize {
     n.checked_ilog10().map_or(1, |l| l as usize + 1)
@@ -460,7 +488,7 @@ impl RateLimitOutcome {
             if let Some(fixed) = fixed {
                 emit(RATELIMIT_POLICY, fixed.policy.clone());
             }
-            if let Some(value) = ratelimit_value(s.quoted_name, s.remaining, reset) {
+            if let Some(value) = recent_ratelimit_value(s.quoted_name, s.remaining, reset) {
                 emit(RATELIMIT, value);
             }
         }
@@ -804,6 +832,18 @@ mod tests {
             let value = ratelimit_value("\"l\"", n, 7).unwrap();
             assert_eq!(value, format!("\"l\";r={n};t=7").as_str());
         }
+    }
+
+    #[test]
+    fn a_repeated_ratelimit_value_is_the_same_and_a_new_one_is_new() {
+        let a = palisade_core::intern("\"a\"");
+        let b = palisade_core::intern("\"b\"");
+        assert_eq!(recent_ratelimit_value(a, 5, 1).unwrap(), "\"a\";r=5;t=1");
+        assert_eq!(recent_ratelimit_value(a, 5, 1).unwrap(), "\"a\";r=5;t=1");
+        assert_eq!(recent_ratelimit_value(a, 4, 1).unwrap(), "\"a\";r=4;t=1");
+        assert_eq!(recent_ratelimit_value(a, 4, 2).unwrap(), "\"a\";r=4;t=2");
+        assert_eq!(recent_ratelimit_value(b, 4, 2).unwrap(), "\"b\";r=4;t=2");
+        assert_eq!(recent_ratelimit_value(a, 4, 2).unwrap(), "\"a\";r=4;t=2");
     }
 
     #[test]
