@@ -180,11 +180,18 @@ fn push_decimal(out: &mut Vec<u8>, n: u64) {
         start -= 3;
         spelled[start..start + 3].copy_from_slice(&THREE_DIGITS[group..group + 3]);
     }
-    let digits = decimal_len(rest);
-    let end = rest as usize * 3 + 3;
-    start -= digits;
-    spelled[start..start + digits].copy_from_slice(&THREE_DIGITS[end - digits..end]);
+    let head = below_thousand(rest);
+    start -= head.len();
+    spelled[start..start + head.len()].copy_from_slice(head);
     out.extend_from_slice(&spelled[start..]);
+}
+
+/// The decimal spelling of `n` (below 1,000; empty otherwise), without
+/// leading zeros, from [`THREE_DIGITS`].
+fn below_thousand(n: u64) -> &'static [u8] {
+    let digits = decimal_len(n);
+    let end = n as usize * 3 + 3;
+    THREE_DIGITS.get(end - digits..end).unwrap_or_default()
 }
 
 /// `value` with a `'static` spelling (see [`palisade_core::intern`]), so the
@@ -196,16 +203,10 @@ fn configured_value(value: HeaderValue) -> HeaderValue {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct DecisionCounters {
     allowed: WorkerCounter,
     limited: WorkerCounter,
-}
-
-impl std::fmt::Debug for DecisionCounters {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DecisionCounters")
-    }
 }
 
 impl DecisionCounters {
@@ -417,23 +418,14 @@ static THREE_DIGITS: [u8; 3000] = {
 /// (a reset, a retry, what remains of most limits) point into a static table
 /// instead of allocating one per response.
 fn number_value(n: u64) -> HeaderValue {
-    let digits = match n {
-        0..=9 => 1,
-        10..=99 => 2,
-        100..=999 => 3,
-        _ => {
-            let mut spelled = Vec::with_capacity(20);
-            push_decimal(&mut spelled, n);
-            return HeaderValue::try_from(spelled).unwrap_or_else(|_| n.into());
-        }
-    };
-    let end = 3 * n as usize + 3;
-    match THREE_DIGITS
-        .get(end - digits..end)
-        .and_then(|d| std::str::from_utf8(d).ok())
-    {
-        Some(text) => HeaderValue::from_static(text),
-        None => HeaderValue::from(n),
+    if n >= 1000 {
+        let mut spelled = Vec::with_capacity(20);
+        push_decimal(&mut spelled, n);
+        return HeaderValue::try_from(spelled).unwrap_or_else(|_| n.into());
+    }
+    match std::str::from_utf8(below_thousand(n)) {
+        Ok(text) => HeaderValue::from_static(text),
+        Err(_) => HeaderValue::from(n),
     }
 }
 
