@@ -2,12 +2,13 @@
 
 use crate::body::{self, MultipartFlags, Pair, UploadedFile, XmlDocument};
 use crate::operators::OpContext;
-use crate::prefilter::{LiteralHits, Prefilter};
+use crate::prefilter::{is_plain, Candidates, Prefilter};
 use crate::rules::{
     id_in, target_excludes, AllowScope, BodyProcessor, Ctl, Disruptive, EngineMode, IdRanges, Item,
     Rule, RuleSet, RuntimeAction, SetVarOp, SEVERITIES,
 };
 use crate::transforms;
+use crate::transforms::PlainEffect;
 use crate::variables::{Macro, MacroPart, Selector, Target, Var};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -139,7 +140,7 @@ struct Transformed {
     /// The value before transformation; `None` when unchanged (= `value`).
     source: Option<Vec<u8>>,
     value: Vec<u8>,
-    hits: OnceLock<LiteralHits>,
+    hits: OnceLock<Candidates>,
     /// The untransformed value's entry, when `value` differs from it only
     /// by lowercased letters: its scan stands for this one.
     scan_of: Option<Arc<Transformed>>,
@@ -150,7 +151,7 @@ impl Transformed {
     /// source's scan: literals are matched without regard to case, and the
     /// source's byte set holds every byte of the lowercased value (plus
     /// uppercase letters, which can only let more rules through).
-    fn hits(&self, prefilter: &Prefilter) -> &LiteralHits {
+    fn hits(&self, prefilter: &Prefilter) -> &Candidates {
         match &self.scan_of {
             Some(base) => base.hits(prefilter),
             None => self.hits.get_or_init(|| prefilter.scan(&self.value)),
@@ -335,8 +336,19 @@ impl TransformCache {
 /// value of its targets be skipped without looking at each value.
 #[derive(Debug, Default)]
 struct AggregateCache {
-    entries: Mutex<HashMap<(Var, u32), LiteralHits, SmallKeyHash>>,
+    entries: Mutex<HashMap<(Var, u32), Aggregate, SmallKeyHash>>,
 }
+
+/// The operators some value of a collection may match, and whether some
+/// values were left out (judged elsewhere).
+#[derive(Debug, Clone, Default)]
+struct Aggregate {
+    candidates: Candidates,
+    skipped: bool,
+}
+
+/// Aggregate key of a collection's plain values, scanned as they are.
+const PLAIN_VALUES: u32 = u32::MAX;
 
 impl Clone for AggregateCache {
     fn clone(&self) -> Self {
@@ -357,14 +369,8 @@ impl AggregateCache {
 }
 
 /// Whether `rule`'s operator can match a value with these literals and bytes.
-fn may_match(rule: &Rule, hits: &LiteralHits) -> bool {
-    rule.literal_ids
-        .as_ref()
-        .is_none_or(|ids| hits.contains_any(ids))
-        && rule
-            .required_bytes
-            .as_ref()
-            .is_none_or(|set| hits.contains_any_byte(set))
+fn may_match(rule: &Rule, candidates: &Candidates) -> bool {
+    rule.filter.is_none_or(|id| candidates.admits(id))
 }
 
 /// Collections that rules cannot modify during a phase.
@@ -941,19 +947,32 @@ impl WafTransaction {
         }
     }
 
-    fn target_removed(&self, root: &Rule, var: Var, key: &[u8]) -> bool {
-        self.removed_targets_by_id.iter().any(|(ranges, targets)| {
-            id_in(ranges, root.id) && targets.iter().any(|t| target_excludes(t, var, key))
-        }) || self.removed_targets_by_tag.iter().any(|(re, targets)| {
-            root.tags.iter().any(|tag| re.is_match(tag.as_bytes()))
-                && targets.iter().any(|t| target_excludes(t, var, key))
-        }) || self.removed_targets_by_msg.iter().any(|(re, targets)| {
-            root.msg
+    /// Targets that `ctl:ruleRemoveTarget*` took away from `root` in this
+    /// transaction. Judged once per rule: the tag and message patterns do
+    /// not depend on the value.
+    fn removed_targets(&self, root: &Rule) -> Vec<&Target> {
+        let mut removed = Vec::new();
+        for (ranges, targets) in &self.removed_targets_by_id {
+            if id_in(ranges, root.id) {
+                removed.extend(targets.iter());
+            }
+        }
+        for (re, targets) in &self.removed_targets_by_tag {
+            if root.tags.iter().any(|tag| re.is_match(tag.as_bytes())) {
+                removed.extend(targets.iter());
+            }
+        }
+        for (re, targets) in &self.removed_targets_by_msg {
+            if root
+                .msg
                 .as_ref()
                 .and_then(Macro::as_literal)
                 .is_some_and(|m| re.is_match(m))
-                && targets.iter().any(|t| target_excludes(t, var, key))
-        })
+            {
+                removed.extend(targets.iter());
+            }
+        }
+        removed
     }
 
     fn evaluate_chain(&mut self, root: &Rule, link: &Rule) -> bool {
@@ -1002,8 +1021,46 @@ impl WafTransaction {
 
     /// Whether `rule` may match some value of `var`, judged from the
     /// literals present in any value of `var` after its transformations.
+    /// Plain values of a chain that keeps them (or only lowercases them)
+    /// are judged from their own scan, shared by every such chain.
     fn aggregate_may_match(&self, var: Var, rule: &Rule, prefilter: &Prefilter) -> bool {
-        let key = (var, rule.transform_chain);
+        let chain = |plain_shortcut: bool| {
+            move |value: &[u8]| {
+                if plain_shortcut && is_plain(value) {
+                    None
+                } else {
+                    Some(
+                        self.cache
+                            .get(rule.transform_chain, &rule.transforms, value),
+                    )
+                }
+            }
+        };
+        if rule.plain_effect == PlainEffect::Other {
+            return self
+                .aggregate((var, rule.transform_chain), rule, prefilter, chain(false))
+                .0;
+        }
+        let plain =
+            |value: &[u8]| is_plain(value).then(|| self.cache.get(IDENTITY_CHAIN, &[], value));
+        let (plain_may_match, other_values) =
+            self.aggregate((var, PLAIN_VALUES), rule, prefilter, plain);
+        plain_may_match
+            || (other_values
+                && self
+                    .aggregate((var, rule.transform_chain), rule, prefilter, chain(true))
+                    .0)
+    }
+
+    /// Whether `rule` may match the union of the values of `key.0` that
+    /// `transform` gives an entry for, and whether it skipped any value.
+    fn aggregate(
+        &self,
+        key: (Var, u32),
+        rule: &Rule,
+        prefilter: &Prefilter,
+        transform: impl Fn(&[u8]) -> Option<Arc<Transformed>>,
+    ) -> (bool, bool) {
         if let Some(found) = self
             .aggregates
             .entries
@@ -1011,24 +1068,24 @@ impl WafTransaction {
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
         {
-            return may_match(rule, found);
+            return (may_match(rule, &found.candidates), found.skipped);
         }
         let mut values = Vec::new();
         let whole = Target {
-            var,
+            var: key.0,
             selector: Selector::All,
             count: false,
             exclude: false,
         };
         self.gather(&whole, rule, &mut values);
-        let mut all = LiteralHits::default();
+        let mut all = Aggregate::default();
         for value in &values {
-            let transformed = self
-                .cache
-                .get(rule.transform_chain, &rule.transforms, &value.value);
-            all.merge(transformed.hits(prefilter));
+            match transform(&value.value) {
+                Some(transformed) => all.candidates.merge(transformed.hits(prefilter)),
+                None => all.skipped = true,
+            }
         }
-        let verdict = may_match(rule, &all);
+        let verdict = (may_match(rule, &all.candidates), all.skipped);
         self.aggregates
             .entries
             .lock()
@@ -1041,9 +1098,7 @@ impl WafTransaction {
         let mut values = Vec::new();
         let prefiltered = match &self.rules.prefilter {
             Some(prefilter)
-                if (rule.literal_ids.is_some() || rule.required_bytes.is_some())
-                    && !rule.operator.negated
-                    && !rule.multi_match =>
+                if rule.filter.is_some() && !rule.operator.negated && !rule.multi_match =>
             {
                 Some(prefilter)
             }
@@ -1064,9 +1119,7 @@ impl WafTransaction {
         if values.is_empty() {
             return hits;
         }
-        let check_removed = !self.removed_targets_by_id.is_empty()
-            || !self.removed_targets_by_tag.is_empty()
-            || !self.removed_targets_by_msg.is_empty();
+        let removed = self.removed_targets(root);
         let expand = |m: &Macro| self.expand(m, rule);
         for value in values {
             if rule
@@ -1076,35 +1129,56 @@ impl WafTransaction {
             {
                 continue;
             }
-            if check_removed && self.target_removed(root, value.var, &value.key) {
+            if removed
+                .iter()
+                .any(|t| target_excludes(t, value.var, &value.key))
+            {
                 continue;
             }
             let want_captures = rule.capture && !rule.operator.negated;
             if !rule.multi_match {
-                let has_filter = rule.literal_ids.is_some() || rule.required_bytes.is_some();
+                let has_filter = rule.filter.is_some();
+                // A plain value under a chain that keeps it (or only
+                // lowercases it) is judged from its own scan and is not
+                // copied unless the operator runs.
+                let plain_source =
+                    rule.plain_effect != PlainEffect::Other && is_plain(&value.value);
                 // Filtered operators share transformed values (and their
                 // scans) through the cache; others transform in place.
-                let (cached, direct) = match (&self.rules.prefilter, has_filter) {
-                    (Some(_), true) => (
-                        Some(
-                            self.cache
-                                .get(rule.transform_chain, &rule.transforms, &value.value),
-                        ),
-                        None,
-                    ),
-                    _ => (
-                        None,
-                        Some(transforms::apply_all(&value.value, &rule.transforms)),
-                    ),
-                };
-                let transformed: &[u8] = match (&cached, &direct) {
-                    (Some(entry), _) => &entry.value,
-                    (None, Some(v)) => v,
-                    (None, None) => &[],
+                let cached = match (&self.rules.prefilter, has_filter, plain_source) {
+                    (Some(_), true, true) => {
+                        Some(self.cache.get(IDENTITY_CHAIN, &[], &value.value))
+                    }
+                    (Some(_), true, false) => Some(self.cache.get(
+                        rule.transform_chain,
+                        &rule.transforms,
+                        &value.value,
+                    )),
+                    _ => None,
                 };
                 let excluded_by_prefilter = match (&self.rules.prefilter, &cached) {
                     (Some(prefilter), Some(entry)) => !may_match(rule, entry.hits(prefilter)),
                     _ => false,
+                };
+                if excluded_by_prefilter && !rule.operator.negated {
+                    continue;
+                }
+                let direct = match (&cached, plain_source) {
+                    (_, true) if rule.plain_effect == PlainEffect::Lowercased => {
+                        Some(if value.value.iter().any(u8::is_ascii_uppercase) {
+                            Cow::Owned(value.value.to_ascii_lowercase())
+                        } else {
+                            Cow::Borrowed(&value.value[..])
+                        })
+                    }
+                    (_, true) => Some(Cow::Borrowed(&value.value[..])),
+                    (Some(_), false) => None,
+                    (None, false) => Some(transforms::apply_all(&value.value, &rule.transforms)),
+                };
+                let transformed: &[u8] = match (&direct, &cached) {
+                    (Some(v), _) => v,
+                    (None, Some(entry)) => &entry.value,
+                    (None, None) => &[],
                 };
                 let mut groups = Vec::new();
                 let operator_matched = !excluded_by_prefilter && {

@@ -1,17 +1,26 @@
 //! One literal scan per value instead of one regex search per rule.
 //!
-//! For every `@rx` pattern the literals any match must start with are
-//! extracted (when that set is finite and contains no empty string); every
-//! `@pm` phrase list is such a set as it stands. All of these literals go
-//! into one case-insensitive Aho-Corasick automaton. For
-//! each transformed value the engine scans it once and records which
-//! literals occur; a rule whose literals are all absent cannot match, so its
-//! regex is not run. Cost therefore grows with the length of the values, not
-//! with the number of rules.
+//! For every `@rx` pattern the literals one of which any match must hold
+//! are extracted (when that set is finite and holds no empty string), and
+//! the bytes one of which any match must hold; every `@pm` phrase list is
+//! such a literal set as it stands. All literals go into one
+//! case-insensitive Aho-Corasick automaton. For each transformed value the
+//! engine scans it once and gets the set of operators that may match it (a
+//! bit per operator, from an index of literal → operators and byte →
+//! operators); the others are not run. Cost therefore grows with the length
+//! of the values, not with the number of rules.
+//!
+//! Most values of ordinary requests are *plain* ([`PLAIN_BYTES`]: letters,
+//! digits, space and `.,-_@:/`). Each pattern is also restricted to what it
+//! can match inside plain text (classes lose their other bytes, branches
+//! that need one drop out), which usually leaves a long literal (the
+//! command name under quote-obfuscation allowances, the keyword before a
+//! required `=` or `(`) or nothing at all, so plain values are judged by
+//! that stricter condition.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
-use regex_syntax::hir::{Capture, Class, Hir, HirKind, Repetition};
+use regex_syntax::hir::{Capture, Class, ClassBytes, ClassBytesRange, Hir, HirKind, Repetition};
 use regex_syntax::ParserBuilder;
 use std::collections::HashMap;
 
@@ -39,6 +48,102 @@ fn parse_byte_pattern(pattern: &str) -> Option<Hir> {
 pub fn required_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
     let hir = parse_byte_pattern(pattern)?;
     necessary(&fold_ascii_case(&hir), 0)
+}
+
+/// What any match of `pattern` needs: literals and bytes, for any value
+/// and for plain values. `None` when the pattern does not parse.
+fn regex_requirements(pattern: &str) -> Option<Requirements> {
+    let hir = fold_ascii_case(&parse_byte_pattern(pattern)?);
+    let any = (necessary(&hir, 0), bytes_of(&hir));
+    let plain = restrict_to_plain(&hir, 0).map(|plain| (necessary(&plain, 0), bytes_of(&plain)));
+    Some(Requirements { any, plain })
+}
+
+fn bytes_of(hir: &Hir) -> Option<ByteSet> {
+    necessary_bytes(hir, 0).filter(|set| byte_set_len(set) <= MAX_REQUIRED_BYTES)
+}
+
+/// Literals and bytes one of which every match contains (`None`: no such
+/// set), for any value and, when a plain value can match at all, for plain
+/// values.
+struct Requirements {
+    any: Needs,
+    plain: Option<Needs>,
+}
+
+/// Literals (lowercased) and bytes one of each of which every match holds.
+type Needs = (Option<Vec<Vec<u8>>>, Option<ByteSet>);
+
+/// `hir` restricted to matches made of plain bytes only, or `None` when it
+/// has no such match. Look-around assertions are kept: around a match in a
+/// plain value they only ever see plain bytes, which is what they test.
+fn restrict_to_plain(hir: &Hir, depth: usize) -> Option<Hir> {
+    if depth > 128 {
+        // Too deep to rewrite: keep it whole (a superset of its plain matches).
+        return Some(hir.clone());
+    }
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Some(hir.clone()),
+        HirKind::Literal(literal) => literal
+            .0
+            .iter()
+            .all(|&b| byte_set_has(&PLAIN_BYTES, b))
+            .then(|| hir.clone()),
+        HirKind::Class(class) => {
+            let mut ranges = Vec::new();
+            let mut push_plain = |start: u32, end: u32| {
+                for b in start..=end.min(255) {
+                    let b = b as u8;
+                    if byte_set_has(&PLAIN_BYTES, b) {
+                        ranges.push(ClassBytesRange::new(b, b));
+                    }
+                }
+            };
+            match class {
+                Class::Bytes(c) => c
+                    .ranges()
+                    .iter()
+                    .for_each(|r| push_plain(u32::from(r.start()), u32::from(r.end()))),
+                // Characters above ASCII are encoded with bytes >= 0x80,
+                // which are not plain.
+                Class::Unicode(c) => c
+                    .ranges()
+                    .iter()
+                    .filter(|r| u32::from(r.start()) < 128)
+                    .for_each(|r| push_plain(u32::from(r.start()), u32::from(r.end()).min(127))),
+            }
+            (!ranges.is_empty()).then(|| Hir::class(Class::Bytes(ClassBytes::new(ranges))))
+        }
+        HirKind::Repetition(rep) => match restrict_to_plain(&rep.sub, depth + 1) {
+            Some(sub) => Some(Hir::repetition(Repetition {
+                min: rep.min,
+                max: rep.max,
+                greedy: rep.greedy,
+                sub: Box::new(sub),
+            })),
+            None if rep.min == 0 => Some(Hir::empty()),
+            None => None,
+        },
+        HirKind::Capture(cap) => restrict_to_plain(&cap.sub, depth + 1).map(|sub| {
+            Hir::capture(Capture {
+                index: cap.index,
+                name: cap.name.clone(),
+                sub: Box::new(sub),
+            })
+        }),
+        HirKind::Concat(items) => items
+            .iter()
+            .map(|item| restrict_to_plain(item, depth + 1))
+            .collect::<Option<Vec<_>>>()
+            .map(Hir::concat),
+        HirKind::Alternation(items) => {
+            let kept: Vec<Hir> = items
+                .iter()
+                .filter_map(|item| restrict_to_plain(item, depth + 1))
+                .collect();
+            (!kept.is_empty()).then(|| Hir::alternation(kept))
+        }
+    }
 }
 
 /// Prefix literals of `hir`: every match of `hir` starts with one.
@@ -167,23 +272,35 @@ fn fold_ascii_case(hir: &Hir) -> Hir {
     }
 }
 
-/// The shared automaton and the literal ids of each pattern.
-#[derive(Debug, Clone)]
-pub struct Prefilter {
-    automaton: AhoCorasick,
-    literal_count: usize,
+/// A condition on one value: it holds one of some literals (when given)
+/// and one of some bytes (when given).
+#[derive(Debug, Clone, Default)]
+struct Condition {
+    literals: Option<Vec<u32>>,
+    bytes: Option<ByteSet>,
 }
 
-/// Builds literal ids for patterns.
+/// Index of an operator's filter in its [`Prefilter`].
+pub type FilterId = u32;
+
+/// The conditions of one operator: for any value, and for plain values
+/// (`None`: no plain value can match).
+#[derive(Debug, Clone)]
+struct Filter {
+    any: Condition,
+    plain: Option<Condition>,
+}
+
+/// Builds the prefilter: literal ids and operator filters.
 #[derive(Debug, Default)]
 pub struct PrefilterBuilder {
     literals: Vec<Vec<u8>>,
     ids: HashMap<Vec<u8>, u32>,
+    filters: Vec<Filter>,
 }
 
 impl PrefilterBuilder {
-    /// Registers a pattern's literals, returning their ids.
-    pub fn add(&mut self, literals: Vec<Vec<u8>>) -> Vec<u32> {
+    fn add(&mut self, literals: Vec<Vec<u8>>) -> Vec<u32> {
         let mut ids = Vec::with_capacity(literals.len());
         for literal in literals {
             let next = self.literals.len() as u32;
@@ -191,33 +308,195 @@ impl PrefilterBuilder {
                 self.literals.push(literal);
                 next
             });
-            ids.push(id);
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
         }
         ids
     }
 
-    pub fn build(self) -> Option<Prefilter> {
-        if self.literals.is_empty() {
+    fn condition(&mut self, literals: Option<Vec<Vec<u8>>>, bytes: Option<ByteSet>) -> Condition {
+        Condition {
+            literals: literals.map(|l| self.add(l)),
+            bytes,
+        }
+    }
+
+    fn push(&mut self, filter: Filter) -> FilterId {
+        self.filters.push(filter);
+        (self.filters.len() - 1) as FilterId
+    }
+
+    /// The filter of a regular expression (in `regex` syntax), or `None`
+    /// when it has none: no literal or byte that every match needs.
+    pub fn regex_filter(&mut self, pattern: &str) -> Option<FilterId> {
+        let Requirements { any, plain } = regex_requirements(pattern)?;
+        let open = |c: &Needs| c.0.is_none() && c.1.is_none();
+        if open(&any) && plain.as_ref().is_some_and(open) {
             return None;
         }
-        let automaton = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&self.literals)
-            .ok()?;
+        let any = self.condition(any.0, any.1);
+        let plain = plain.map(|(literals, bytes)| self.condition(literals, bytes));
+        Some(self.push(Filter { any, plain }))
+    }
+
+    /// The filter of a phrase list (`@pm`): any match is one of the
+    /// phrases, compared without regard to ASCII case.
+    pub fn phrase_filter(&mut self, phrases: &[Vec<u8>]) -> FilterId {
+        let lowered: Vec<Vec<u8>> = phrases.iter().map(|p| p.to_ascii_lowercase()).collect();
+        let plain: Vec<Vec<u8>> = lowered.iter().filter(|p| is_plain(p)).cloned().collect();
+        let plain = (!plain.is_empty()).then(|| self.condition(Some(plain), None));
+        let any = self.condition(Some(lowered), None);
+        self.push(Filter { any, plain })
+    }
+
+    /// The prefilter, or `None` when no operator has a filter.
+    pub fn build(self) -> Option<Prefilter> {
+        if self.filters.is_empty() {
+            return None;
+        }
+        let automaton = if self.literals.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&self.literals)
+                    .ok()?,
+            )
+        };
+        let words = self.filters.len().div_ceil(64);
+        let mut any = SideIndex::new(words, self.literals.len());
+        let mut plain = SideIndex::new(words, self.literals.len());
+        for (id, filter) in self.filters.iter().enumerate() {
+            any.add(id, &filter.any);
+            if let Some(condition) = &filter.plain {
+                plain.add(id, condition);
+            }
+        }
         Some(Prefilter {
             automaton,
             literal_count: self.literals.len(),
+            filter_count: self.filters.len(),
+            any,
+            plain,
         })
     }
 }
 
-/// Which literals occur in one value.
+/// For one kind of value (plain or any): which filters each literal and
+/// each byte satisfies, and which filters need no literal or no byte.
+#[derive(Debug, Clone)]
+struct SideIndex {
+    /// Filters with no literal condition.
+    no_literal: Box<[u64]>,
+    /// Filters with no byte condition.
+    no_byte: Box<[u64]>,
+    by_literal: Vec<Vec<FilterId>>,
+    by_byte: Vec<Box<[u64]>>,
+}
+
+impl SideIndex {
+    fn new(words: usize, literals: usize) -> SideIndex {
+        SideIndex {
+            no_literal: vec![0; words].into(),
+            no_byte: vec![0; words].into(),
+            by_literal: vec![Vec::new(); literals],
+            by_byte: vec![vec![0; words].into(); 256],
+        }
+    }
+
+    fn add(&mut self, id: usize, condition: &Condition) {
+        let (word, bit) = (id / 64, 1u64 << (id % 64));
+        match &condition.literals {
+            None => self.no_literal[word] |= bit,
+            Some(ids) => {
+                for &literal in ids {
+                    self.by_literal[literal as usize].push(id as FilterId);
+                }
+            }
+        }
+        match &condition.bytes {
+            None => self.no_byte[word] |= bit,
+            Some(set) => {
+                for b in 0..=255u8 {
+                    if byte_set_has(set, b) {
+                        self.by_byte[usize::from(b)][word] |= bit;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Filters a value satisfies, from the literals and bytes it holds.
+    fn candidates(&self, literals: &[u64], bytes: &ByteSet) -> Box<[u64]> {
+        let mut by_literal = self.no_literal.clone();
+        for (word_index, &word) in literals.iter().enumerate() {
+            let mut rest = word;
+            while rest != 0 {
+                let literal = word_index * 64 + rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                for &id in self.by_literal.get(literal).map_or(&[][..], Vec::as_slice) {
+                    by_literal[id as usize / 64] |= 1 << (id % 64);
+                }
+            }
+        }
+        let mut by_byte = self.no_byte.clone();
+        for (word_index, &word) in bytes.iter().enumerate() {
+            let mut rest = word;
+            while rest != 0 {
+                let b = word_index * 64 + rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                for (out, add) in by_byte.iter_mut().zip(self.by_byte[b].iter()) {
+                    *out |= add;
+                }
+            }
+        }
+        for (out, bytes_ok) in by_literal.iter_mut().zip(by_byte.iter()) {
+            *out &= bytes_ok;
+        }
+        by_literal
+    }
+}
+
+/// The shared automaton and the index from what a value holds to the
+/// operators that may match it.
+#[derive(Debug, Clone)]
+pub struct Prefilter {
+    automaton: Option<AhoCorasick>,
+    literal_count: usize,
+    filter_count: usize,
+    any: SideIndex,
+    plain: SideIndex,
+}
+
+/// The operators that may match one value (or, merged, some value of a
+/// collection): a bit per [`FilterId`].
 #[derive(Debug, Clone, Default)]
-pub struct LiteralHits {
-    bits: Vec<u64>,
-    /// Bytes present in the value (and their ASCII lowercase forms).
-    bytes: ByteSet,
+pub struct Candidates {
+    bits: Box<[u64]>,
+}
+
+impl Candidates {
+    /// Whether the operator with filter `id` may match.
+    pub fn admits(&self, id: FilterId) -> bool {
+        self.bits
+            .get(id as usize / 64)
+            .is_some_and(|word| word & (1 << (id % 64)) != 0)
+    }
+
+    /// Adds the candidates of another value.
+    pub fn merge(&mut self, other: &Candidates) {
+        if self.bits.len() < other.bits.len() {
+            let mut grown = vec![0; other.bits.len()];
+            grown[..self.bits.len()].copy_from_slice(&self.bits);
+            self.bits = grown.into();
+        }
+        for (word, add) in self.bits.iter_mut().zip(other.bits.iter()) {
+            *word |= add;
+        }
+    }
 }
 
 /// A set of bytes as a 256-bit mask.
@@ -225,6 +504,36 @@ pub type ByteSet = [u64; 4];
 
 fn byte_set_add(set: &mut ByteSet, b: u8) {
     set[usize::from(b >> 6)] |= 1 << (b & 63);
+}
+
+fn byte_set_has(set: &ByteSet, b: u8) -> bool {
+    set[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+}
+
+/// Bytes of a plain value: ASCII letters, digits, space and `.,-_@:/`, what
+/// names, words, numbers, dates, e-mail addresses and URLs of ordinary
+/// requests are made of. Decoding transformations leave such values as
+/// they are, and most rules need some other byte to match at all.
+pub const PLAIN_BYTES: ByteSet = plain_bytes();
+
+const fn plain_bytes() -> ByteSet {
+    let mut set = [0u64; 4];
+    let mut b = 0usize;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric()
+            || matches!(c, b' ' | b'.' | b',' | b'-' | b'_' | b'@' | b':' | b'/')
+        {
+            set[b >> 6] |= 1 << (b & 63);
+        }
+        b += 1;
+    }
+    set
+}
+
+/// Whether every byte of `value` is plain (see [`PLAIN_BYTES`]).
+pub fn is_plain(value: &[u8]) -> bool {
+    value.iter().all(|&b| byte_set_has(&PLAIN_BYTES, b))
 }
 
 fn byte_set_len(set: &ByteSet) -> u32 {
@@ -237,7 +546,7 @@ const MAX_REQUIRED_BYTES: u32 = 48;
 /// Bytes of which every match of `pattern` contains at least one, or `None`.
 pub fn required_bytes(pattern: &str) -> Option<ByteSet> {
     let hir = parse_byte_pattern(pattern)?;
-    necessary_bytes(&fold_ascii_case(&hir), 0).filter(|set| byte_set_len(set) <= MAX_REQUIRED_BYTES)
+    bytes_of(&fold_ascii_case(&hir))
 }
 
 fn necessary_bytes(hir: &Hir, depth: usize) -> Option<ByteSet> {
@@ -292,41 +601,21 @@ fn necessary_bytes(hir: &Hir, depth: usize) -> Option<ByteSet> {
     }
 }
 
-impl LiteralHits {
-    /// Adds the literals seen in `other`.
-    pub fn merge(&mut self, other: &LiteralHits) {
-        if self.bits.len() < other.bits.len() {
-            self.bits.resize(other.bits.len(), 0);
-        }
-        for (word, add) in self.bits.iter_mut().zip(&other.bits) {
-            *word |= add;
-        }
-        for (word, add) in self.bytes.iter_mut().zip(other.bytes) {
-            *word |= add;
-        }
-    }
-
-    /// Whether the value holds any byte of `set`.
-    pub fn contains_any_byte(&self, set: &ByteSet) -> bool {
-        self.bytes.iter().zip(set).any(|(a, b)| a & b != 0)
-    }
-
-    pub fn contains_any(&self, ids: &[u32]) -> bool {
-        ids.iter().any(|&id| {
-            self.bits
-                .get(id as usize / 64)
-                .is_some_and(|word| word & (1 << (id % 64)) != 0)
-        })
-    }
-}
-
 impl Prefilter {
-    pub fn scan(&self, value: &[u8]) -> LiteralHits {
-        let mut bits = vec![0u64; self.literal_count.div_ceil(64)];
-        for m in self.automaton.find_overlapping_iter(value) {
-            let id = m.pattern().as_usize();
-            if let Some(word) = bits.get_mut(id / 64) {
-                *word |= 1 << (id % 64);
+    /// How many operators have a filter.
+    pub fn filter_count(&self) -> usize {
+        self.filter_count
+    }
+
+    /// The operators that may match `value`.
+    pub fn scan(&self, value: &[u8]) -> Candidates {
+        let mut literals = vec![0u64; self.literal_count.div_ceil(64)];
+        if let Some(automaton) = &self.automaton {
+            for m in automaton.find_overlapping_iter(value) {
+                let id = m.pattern().as_usize();
+                if let Some(word) = literals.get_mut(id / 64) {
+                    *word |= 1 << (id % 64);
+                }
             }
         }
         let mut bytes = [0; 4];
@@ -334,7 +623,14 @@ impl Prefilter {
             byte_set_add(&mut bytes, b);
             byte_set_add(&mut bytes, b.to_ascii_lowercase());
         }
-        LiteralHits { bits, bytes }
+        let plain = bytes
+            .iter()
+            .zip(PLAIN_BYTES)
+            .all(|(have, plain)| have & !plain == 0);
+        let side = if plain { &self.plain } else { &self.any };
+        Candidates {
+            bits: side.candidates(&literals, &bytes),
+        }
     }
 }
 
@@ -344,7 +640,7 @@ mod tests {
 
     #[test]
     fn literals_are_necessary_prefixes() {
-        let lits = required_literals("(?i)(?:union|select)\\s+").unwrap();
+        assert!(required_literals("(?i)(?:union|select)\\s+").is_some());
         assert!(required_literals("\\w+").is_none());
         assert!(required_literals("\\W*(?:foo|bar)\\d").unwrap().len() >= 2);
         assert_eq!(
@@ -353,16 +649,46 @@ mod tests {
         );
         assert!(required_literals("a?b").is_none());
         let mut builder = PrefilterBuilder::default();
-        let ids = builder.add(lits);
+        let words = builder.regex_filter("(?i)(?:union|select)\\s+").unwrap();
+        let command = builder.regex_filter("(?i)[;|]\\s*(?:cat|ls)").unwrap();
+        let hex = builder.regex_filter("(?i)x[0-9]").unwrap();
         let prefilter = builder.build().unwrap();
-        assert!(prefilter.scan(b"xx SeLeCt y").contains_any(&ids));
-        assert!(prefilter.scan(b"UNION\tx").contains_any(&ids));
-        assert!(!prefilter.scan(b"nothing here").contains_any(&ids));
+        assert_eq!(prefilter.filter_count(), 3);
+        assert!(prefilter.scan(b"xx SeLeCt y").admits(words));
+        assert!(prefilter.scan(b"UNION\tx").admits(words));
+        assert!(!prefilter.scan(b"nothing here").admits(words));
+        assert!(prefilter.scan(b"a;ls").admits(command));
+        assert!(!prefilter.scan(b"cat ls").admits(command));
+        assert!(prefilter.scan(b"X1").admits(hex));
+        assert!(!prefilter.scan(b"y1").admits(hex));
         let set = required_bytes("(?i)[;|]\\s*(?:cat|ls)").unwrap();
-        assert!(prefilter.scan(b"a;ls").contains_any_byte(&set));
-        assert!(!prefilter.scan(b"cat ls").contains_any_byte(&set));
-        let set = required_bytes("(?i)x[0-9]").unwrap();
-        assert!(prefilter.scan(b"X").contains_any_byte(&set));
+        assert!(byte_set_has(&set, b';') && !byte_set_has(&set, b'c'));
         assert!(required_bytes("\\w+").is_none());
+    }
+
+    #[test]
+    fn plain_values_are_judged_by_what_plain_text_can_match() {
+        let mut builder = PrefilterBuilder::default();
+        // Letters interleaved with optional quotes: no literal for any
+        // value, but in plain text only the bare word can match.
+        let word = builder
+            .regex_filter("(?i)c[\"'\\\\]*a[\"'\\\\]*t(?:\\s|;)")
+            .unwrap();
+        // Needs `=`, which no plain value holds.
+        let handler = builder.regex_filter("(?i)on[a-z]{3,}\\s*=").unwrap();
+        let phrases = builder.phrase_filter(&[b"<script".to_vec(), b"onerror".to_vec()]);
+        let prefilter = builder.build().unwrap();
+        assert!(!prefilter.scan(b"a sturdy widget").admits(word));
+        assert!(prefilter.scan(b"cat /etc/passwd").admits(word));
+        assert!(prefilter.scan(b"c'a't;").admits(word));
+        assert!(!prefilter.scan(b"onerror happened").admits(handler));
+        assert!(prefilter.scan(b"onerror=x").admits(handler));
+        assert!(prefilter.scan(b"onerror happened").admits(phrases));
+        assert!(!prefilter.scan(b"about scripts").admits(phrases));
+        assert!(prefilter.scan(b"<SCRIPT>").admits(phrases));
+        let mut union = prefilter.scan(b"plain words");
+        assert!(!union.admits(handler));
+        union.merge(&prefilter.scan(b"onload =1"));
+        assert!(union.admits(handler) && !union.admits(word));
     }
 }

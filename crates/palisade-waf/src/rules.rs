@@ -1,10 +1,10 @@
 //! Interpretation of directives into a compiled rule set.
 
 use crate::operators::{self, OpKind, Operator};
-use crate::prefilter::{self, Prefilter, PrefilterBuilder};
+use crate::prefilter::{FilterId, Prefilter, PrefilterBuilder};
 use crate::regex_compat::{self, Approximation};
 use crate::seclang::Directive;
-use crate::transforms::Transform;
+use crate::transforms::{self, PlainEffect, Transform};
 use crate::variables::{parse_targets, Macro, Selector, Target, Var};
 use crate::LoadError;
 use std::collections::HashMap;
@@ -148,11 +148,12 @@ pub struct Rule {
     pub chain: Option<Box<Rule>>,
     /// Index of `transforms` among the rule set's distinct chains.
     pub transform_chain: u32,
-    /// Prefilter literal ids: when none occurs in a value, the operator
-    /// cannot match it. `None` when the operator has no such literals.
-    pub literal_ids: Option<Vec<u32>>,
-    /// Bytes of which any matching value contains one.
-    pub required_bytes: Option<prefilter::ByteSet>,
+    /// What `transforms` does to plain values.
+    pub plain_effect: PlainEffect,
+    /// What a value must hold for the operator to match it (literals of
+    /// the prefilter, bytes), judged from the value's prefilter scan.
+    /// `None` when the operator has no such condition.
+    pub filter: Option<FilterId>,
 }
 
 impl Rule {
@@ -903,8 +904,8 @@ impl Builder {
             actions: parsed.actions,
             chain: None,
             transform_chain: 0,
-            literal_ids: None,
-            required_bytes: None,
+            filter: None,
+            plain_effect: PlainEffect::Other,
         };
         if in_chain && new_rule.disruptive.is_some() {
             return Err(err(d, "a chained rule cannot carry a disruptive action"));
@@ -1011,25 +1012,15 @@ impl Builder {
                                 (chains.len() - 1) as u32
                             }
                         };
-                    if let (OpKind::Pm(_, phrases), false) =
-                        (&current.operator.kind, current.multi_match)
-                    {
-                        // Any match contains one of the phrases, compared
-                        // without regard to ASCII case like the prefilter.
-                        let lowered = phrases.iter().map(|p| p.to_ascii_lowercase()).collect();
-                        current.literal_ids = Some(literals.add(lowered));
+                    current.plain_effect = transforms::plain_effect(&current.transforms);
+                    current.filter = match (&current.operator.kind, current.multi_match) {
+                        (_, true) => None,
+                        (OpKind::Pm(_, phrases), false) => Some(literals.phrase_filter(phrases)),
+                        (OpKind::Rx(re), false) => literals.regex_filter(re.as_str()),
+                        _ => None,
+                    };
+                    if current.filter.is_some() {
                         prefiltered_operators += 1;
-                    }
-                    if let OpKind::Rx(re) = &current.operator.kind {
-                        if !current.multi_match {
-                            if let Some(found) = prefilter::required_literals(re.as_str()) {
-                                current.literal_ids = Some(literals.add(found));
-                            }
-                            current.required_bytes = prefilter::required_bytes(re.as_str());
-                            if current.literal_ids.is_some() || current.required_bytes.is_some() {
-                                prefiltered_operators += 1;
-                            }
-                        }
                     }
                     link = current.chain.as_deref_mut();
                 }

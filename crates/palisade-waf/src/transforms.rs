@@ -194,6 +194,58 @@ impl Transform {
     }
 }
 
+/// What a chain of transformations does to a plain value (ASCII letters,
+/// digits, space and `.,-_@:/`; see `prefilter::PLAIN_BYTES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlainEffect {
+    /// Returns it as it is.
+    Unchanged,
+    /// Returns it lowercased.
+    Lowercased,
+    /// Anything else: run the chain.
+    Other,
+}
+
+impl Transform {
+    /// Whether this transformation returns every plain value as it is: the
+    /// decoders act only on `%`, `+`, `&`, `\\`, NUL, `/*` or bytes above
+    /// ASCII, none of which a plain value holds.
+    fn keeps_plain(self) -> bool {
+        use Transform::*;
+        matches!(
+            self,
+            UrlDecode
+                | UrlDecodeUni
+                | HtmlEntityDecode
+                | JsDecode
+                | CssDecode
+                | EscapeSeqDecode
+                | RemoveNulls
+                | ReplaceNulls
+                | Utf8ToUnicode
+                | ReplaceComments
+        )
+    }
+}
+
+/// What `chain` does to any plain value. A lowercased plain value is still
+/// plain, so the decoders after a `lowercase` keep it too.
+pub fn plain_effect(chain: &[Transform]) -> PlainEffect {
+    let mut lowered = false;
+    for &t in chain {
+        match t {
+            Transform::Lowercase => lowered = true,
+            t if t.keeps_plain() => {}
+            _ => return PlainEffect::Other,
+        }
+    }
+    if lowered {
+        PlainEffect::Lowercased
+    } else {
+        PlainEffect::Unchanged
+    }
+}
+
 /// Applies a chain of transformations.
 pub fn apply_all<'a>(input: &'a [u8], chain: &[Transform]) -> Cow<'a, [u8]> {
     let mut value: Cow<'a, [u8]> = Cow::Borrowed(input);
@@ -925,6 +977,70 @@ mod tests {
         );
     }
 
+    const ALL_TRANSFORMS: [Transform; 32] = {
+        use Transform::*;
+        [
+            Lowercase,
+            Uppercase,
+            UrlDecode,
+            UrlDecodeUni,
+            UrlEncode,
+            HtmlEntityDecode,
+            JsDecode,
+            CssDecode,
+            CmdLine,
+            CompressWhitespace,
+            RemoveWhitespace,
+            RemoveNulls,
+            ReplaceNulls,
+            ReplaceComments,
+            RemoveComments,
+            RemoveCommentsChar,
+            NormalizePath,
+            NormalizePathWin,
+            Base64Decode,
+            Base64DecodeExt,
+            Base64Encode,
+            HexDecode,
+            HexEncode,
+            Utf8ToUnicode,
+            EscapeSeqDecode,
+            SqlHexDecode,
+            Length,
+            Sha1,
+            Md5,
+            Trim,
+            TrimLeft,
+            TrimRight,
+        ]
+    };
+
+    #[test]
+    fn plain_effect_of_typical_chains() {
+        use Transform::*;
+        assert_eq!(plain_effect(&[]), PlainEffect::Unchanged);
+        assert_eq!(
+            plain_effect(&[
+                Utf8ToUnicode,
+                UrlDecodeUni,
+                HtmlEntityDecode,
+                JsDecode,
+                CssDecode,
+                RemoveNulls
+            ]),
+            PlainEffect::Unchanged
+        );
+        assert_eq!(
+            plain_effect(&[UrlDecodeUni, Lowercase, RemoveNulls]),
+            PlainEffect::Lowercased
+        );
+        assert_eq!(plain_effect(&[UrlDecodeUni, CmdLine]), PlainEffect::Other);
+        assert_eq!(
+            plain_effect(&[Lowercase, RemoveWhitespace]),
+            PlainEffect::Other
+        );
+    }
+
     proptest::proptest! {
         #[test]
         fn transforms_never_panic(input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
@@ -932,6 +1048,25 @@ mod tests {
                 "normalizePathWin", "base64DecodeExt", "utf8toUnicode", "escapeSeqDecode",
                 "sqlHexDecode", "removeComments", "replaceComments", "hexDecode"] {
                 let _ = Transform::from_name(name).unwrap().apply(&input);
+            }
+        }
+
+        /// Chains judged to keep (or only lowercase) plain values do so.
+        #[test]
+        fn plain_effects_hold_on_plain_values(
+            input in proptest::collection::vec(proptest::sample::select(
+                b"aZ09 .,-_@:/xX".to_vec()), 0..24),
+            picks in proptest::collection::vec(0usize..ALL_TRANSFORMS.len(), 0..6),
+        ) {
+            let single = ALL_TRANSFORMS.iter().map(|&t| vec![t]);
+            let chain: Vec<Transform> = picks.iter().map(|&i| ALL_TRANSFORMS[i]).collect();
+            for chain in single.chain([chain]) {
+                let out = apply_all(&input, &chain);
+                match plain_effect(&chain) {
+                    PlainEffect::Unchanged => proptest::prop_assert_eq!(&out[..], &input[..], "{:?}", chain),
+                    PlainEffect::Lowercased => proptest::prop_assert_eq!(out.to_vec(), input.to_ascii_lowercase(), "{:?}", chain),
+                    PlainEffect::Other => {}
+                }
             }
         }
 
