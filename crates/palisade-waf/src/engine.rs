@@ -331,30 +331,29 @@ impl TransformCache {
     }
 }
 
-/// Literals seen anywhere in a whole collection after one transformation
-/// chain, for the current phase. Lets a rule whose literals occur in no
-/// value of its targets be skipped without looking at each value.
+/// The operators some value of a whole collection may match (its values as
+/// they are, or the values one transformation chain changes), for the
+/// current phase. Lets a rule that no value of its targets can satisfy be
+/// skipped without looking at each value.
 #[derive(Debug, Default)]
 struct AggregateCache {
-    entries: Mutex<HashMap<(Var, u32), Aggregate, SmallKeyHash>>,
+    entries: Mutex<HashMap<(Var, u32), Candidates, SmallKeyHash>>,
+    /// Per collection, for each value in gathering order, the
+    /// transformations that would change it ([`transforms::changing`]).
+    changing: Mutex<HashMap<Var, Arc<[transforms::TransformMask]>, SmallKeyHash>>,
 }
 
-/// The operators some value of a collection may match, and whether some
-/// values were left out (judged elsewhere).
-#[derive(Debug, Clone, Default)]
-struct Aggregate {
-    candidates: Candidates,
-    skipped: bool,
-}
-
-/// Aggregate key of a collection's plain values, scanned as they are.
-const PLAIN_VALUES: u32 = u32::MAX;
+/// Aggregate key of a collection's values scanned as they are (the other
+/// keys are transformation chains).
+const VALUES_AS_THEY_ARE: u32 = u32::MAX;
 
 impl Clone for AggregateCache {
     fn clone(&self) -> Self {
-        let guard = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let changing = self.changing.lock().unwrap_or_else(|e| e.into_inner());
         AggregateCache {
-            entries: Mutex::new(guard.clone()),
+            entries: Mutex::new(entries.clone()),
+            changing: Mutex::new(changing.clone()),
         }
     }
 }
@@ -365,6 +364,20 @@ impl AggregateCache {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear();
+        self.changing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
+/// Every value of `var`.
+fn whole_collection(var: Var) -> Target {
+    Target {
+        var,
+        selector: Selector::All,
+        count: false,
+        exclude: false,
     }
 }
 
@@ -1020,47 +1033,68 @@ impl WafTransaction {
     }
 
     /// Whether `rule` may match some value of `var`, judged from the
-    /// literals present in any value of `var` after its transformations.
-    /// Plain values of a chain that keeps them (or only lowercases them)
-    /// are judged from their own scan, shared by every such chain.
+    /// operators the values of `var` may match after `rule`'s chain: the
+    /// union of the values' own scans (shared by every chain), plus scans of
+    /// the values the chain changes. A value the chain leaves as it is (or,
+    /// plain, only lowercases: the literals are matched without regard to
+    /// case) is covered by its own scan.
     fn aggregate_may_match(&self, var: Var, rule: &Rule, prefilter: &Prefilter) -> bool {
-        let chain = |plain_shortcut: bool| {
-            move |value: &[u8]| {
-                if plain_shortcut && is_plain(value) {
-                    None
-                } else {
-                    Some(
-                        self.cache
-                            .get(rule.transform_chain, &rule.transforms, value),
-                    )
-                }
+        let as_they_are = |_: usize, value: &[u8], all: &mut Candidates| {
+            all.merge(self.cache.get(IDENTITY_CHAIN, &[], value).hits(prefilter));
+        };
+        if self.aggregate((var, VALUES_AS_THEY_ARE), rule, as_they_are) {
+            return true;
+        }
+        let changing = self.changing_masks(var, rule);
+        let changed = |index: usize, value: &[u8], all: &mut Candidates| {
+            if changing
+                .get(index)
+                .is_some_and(|mask| mask & rule.chain_mask == 0)
+                || (rule.plain_effect != PlainEffect::Other && is_plain(value))
+            {
+                return;
+            }
+            if let Cow::Owned(transformed) = transforms::apply_all(value, &rule.transforms) {
+                all.merge(&prefilter.scan(&transformed));
             }
         };
-        if rule.plain_effect == PlainEffect::Other {
-            return self
-                .aggregate((var, rule.transform_chain), rule, prefilter, chain(false))
-                .0;
-        }
-        let plain =
-            |value: &[u8]| is_plain(value).then(|| self.cache.get(IDENTITY_CHAIN, &[], value));
-        let (plain_may_match, other_values) =
-            self.aggregate((var, PLAIN_VALUES), rule, prefilter, plain);
-        plain_may_match
-            || (other_values
-                && self
-                    .aggregate((var, rule.transform_chain), rule, prefilter, chain(true))
-                    .0)
+        self.aggregate((var, rule.transform_chain), rule, changed)
     }
 
-    /// Whether `rule` may match the union of the values of `key.0` that
-    /// `transform` gives an entry for, and whether it skipped any value.
+    /// For each value of `var` in gathering order, the transformations that
+    /// would change it; computed once per phase and shared by every chain.
+    fn changing_masks(&self, var: Var, rule: &Rule) -> Arc<[transforms::TransformMask]> {
+        if let Some(found) = self
+            .aggregates
+            .changing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&var)
+        {
+            return Arc::clone(found);
+        }
+        let mut values = Vec::with_capacity(32);
+        self.gather(&whole_collection(var), rule, &mut values);
+        let masks: Arc<[transforms::TransformMask]> = values
+            .iter()
+            .map(|v| transforms::changing(&v.value, self.rules.used_transforms))
+            .collect();
+        self.aggregates
+            .changing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(var, Arc::clone(&masks));
+        masks
+    }
+
+    /// Whether `rule` may match the union `add` makes of the values of
+    /// `key.0`, computed once per key and phase.
     fn aggregate(
         &self,
         key: (Var, u32),
         rule: &Rule,
-        prefilter: &Prefilter,
-        transform: impl Fn(&[u8]) -> Option<Arc<Transformed>>,
-    ) -> (bool, bool) {
+        add: impl Fn(usize, &[u8], &mut Candidates),
+    ) -> bool {
         if let Some(found) = self
             .aggregates
             .entries
@@ -1068,24 +1102,15 @@ impl WafTransaction {
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
         {
-            return (may_match(rule, &found.candidates), found.skipped);
+            return may_match(rule, found);
         }
-        let mut values = Vec::new();
-        let whole = Target {
-            var: key.0,
-            selector: Selector::All,
-            count: false,
-            exclude: false,
-        };
-        self.gather(&whole, rule, &mut values);
-        let mut all = Aggregate::default();
-        for value in &values {
-            match transform(&value.value) {
-                Some(transformed) => all.candidates.merge(transformed.hits(prefilter)),
-                None => all.skipped = true,
-            }
+        let mut values = Vec::with_capacity(32);
+        self.gather(&whole_collection(key.0), rule, &mut values);
+        let mut all = Candidates::default();
+        for (index, value) in values.iter().enumerate() {
+            add(index, &value.value, &mut all);
         }
-        let verdict = (may_match(rule, &all.candidates), all.skipped);
+        let verdict = may_match(rule, &all);
         self.aggregates
             .entries
             .lock()
@@ -1095,7 +1120,7 @@ impl WafTransaction {
     }
 
     fn find_hits(&self, root: &Rule, rule: &Rule) -> Vec<Hit> {
-        let mut values = Vec::new();
+        let mut values = Vec::with_capacity(32);
         let prefiltered = match &self.rules.prefilter {
             Some(prefilter)
                 if rule.filter.is_some() && !rule.operator.negated && !rule.multi_match =>

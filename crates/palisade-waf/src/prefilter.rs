@@ -291,21 +291,20 @@ struct Filter {
     plain: Option<Condition>,
 }
 
-/// Builds the prefilter: literal ids and operator filters.
+/// Distinct literals, each with its id.
 #[derive(Debug, Default)]
-pub struct PrefilterBuilder {
-    literals: Vec<Vec<u8>>,
+struct Literals {
+    list: Vec<Vec<u8>>,
     ids: HashMap<Vec<u8>, u32>,
-    filters: Vec<Filter>,
 }
 
-impl PrefilterBuilder {
+impl Literals {
     fn add(&mut self, literals: Vec<Vec<u8>>) -> Vec<u32> {
         let mut ids = Vec::with_capacity(literals.len());
         for literal in literals {
-            let next = self.literals.len() as u32;
+            let next = self.list.len() as u32;
             let id = *self.ids.entry(literal.clone()).or_insert_with(|| {
-                self.literals.push(literal);
+                self.list.push(literal);
                 next
             });
             if !ids.contains(&id) {
@@ -315,9 +314,36 @@ impl PrefilterBuilder {
         ids
     }
 
-    fn condition(&mut self, literals: Option<Vec<Vec<u8>>>, bytes: Option<ByteSet>) -> Condition {
+    /// One case-insensitive automaton over all of them, or `None` when
+    /// there are none.
+    fn automaton(&self) -> Option<Result<AhoCorasick, aho_corasick::BuildError>> {
+        (!self.list.is_empty()).then(|| {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(&self.list)
+        })
+    }
+}
+
+/// Builds the prefilter: literal ids and operator filters. Plain values
+/// are scanned for the literals of plain conditions only, a smaller set of
+/// mostly longer literals, so they are scanned faster.
+#[derive(Debug, Default)]
+pub struct PrefilterBuilder {
+    any_literals: Literals,
+    plain_literals: Literals,
+    filters: Vec<Filter>,
+}
+
+impl PrefilterBuilder {
+    fn condition(
+        literals: &mut Literals,
+        needs: Option<Vec<Vec<u8>>>,
+        bytes: Option<ByteSet>,
+    ) -> Condition {
         Condition {
-            literals: literals.map(|l| self.add(l)),
+            literals: needs.map(|l| literals.add(l)),
             bytes,
         }
     }
@@ -335,8 +361,9 @@ impl PrefilterBuilder {
         if open(&any) && plain.as_ref().is_some_and(open) {
             return None;
         }
-        let any = self.condition(any.0, any.1);
-        let plain = plain.map(|(literals, bytes)| self.condition(literals, bytes));
+        let any = Self::condition(&mut self.any_literals, any.0, any.1);
+        let plain =
+            plain.map(|(needs, bytes)| Self::condition(&mut self.plain_literals, needs, bytes));
         Some(self.push(Filter { any, plain }))
     }
 
@@ -345,30 +372,21 @@ impl PrefilterBuilder {
     pub fn phrase_filter(&mut self, phrases: &[Vec<u8>]) -> FilterId {
         let lowered: Vec<Vec<u8>> = phrases.iter().map(|p| p.to_ascii_lowercase()).collect();
         let plain: Vec<Vec<u8>> = lowered.iter().filter(|p| is_plain(p)).cloned().collect();
-        let plain = (!plain.is_empty()).then(|| self.condition(Some(plain), None));
-        let any = self.condition(Some(lowered), None);
+        let plain = (!plain.is_empty())
+            .then(|| Self::condition(&mut self.plain_literals, Some(plain), None));
+        let any = Self::condition(&mut self.any_literals, Some(lowered), None);
         self.push(Filter { any, plain })
     }
 
-    /// The prefilter, or `None` when no operator has a filter.
+    /// The prefilter, or `None` when no operator has a filter (or an
+    /// automaton cannot be built).
     pub fn build(self) -> Option<Prefilter> {
         if self.filters.is_empty() {
             return None;
         }
-        let automaton = if self.literals.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .build(&self.literals)
-                    .ok()?,
-            )
-        };
         let words = self.filters.len().div_ceil(64);
-        let mut any = SideIndex::new(words, self.literals.len());
-        let mut plain = SideIndex::new(words, self.literals.len());
+        let mut any = SideIndex::new(words, &self.any_literals).ok()?;
+        let mut plain = SideIndex::new(words, &self.plain_literals).ok()?;
         for (id, filter) in self.filters.iter().enumerate() {
             any.add(id, &filter.any);
             if let Some(condition) = &filter.plain {
@@ -376,8 +394,6 @@ impl PrefilterBuilder {
             }
         }
         Some(Prefilter {
-            automaton,
-            literal_count: self.literals.len(),
             filter_count: self.filters.len(),
             any,
             plain,
@@ -389,6 +405,7 @@ impl PrefilterBuilder {
 /// each byte satisfies, and which filters need no literal or no byte.
 #[derive(Debug, Clone)]
 struct SideIndex {
+    automaton: Option<AhoCorasick>,
     /// Filters with no literal condition.
     no_literal: Box<[u64]>,
     /// Filters with no byte condition.
@@ -398,13 +415,14 @@ struct SideIndex {
 }
 
 impl SideIndex {
-    fn new(words: usize, literals: usize) -> SideIndex {
-        SideIndex {
+    fn new(words: usize, literals: &Literals) -> Result<SideIndex, aho_corasick::BuildError> {
+        Ok(SideIndex {
+            automaton: literals.automaton().transpose()?,
             no_literal: vec![0; words].into(),
             no_byte: vec![0; words].into(),
-            by_literal: vec![Vec::new(); literals],
+            by_literal: vec![Vec::new(); literals.list.len()],
             by_byte: vec![vec![0; words].into(); 256],
-        }
+        })
     }
 
     fn add(&mut self, id: usize, condition: &Condition) {
@@ -429,20 +447,35 @@ impl SideIndex {
         }
     }
 
-    /// Filters a value satisfies, from the literals and bytes it holds.
-    fn candidates(&self, literals: &[u64], bytes: &ByteSet) -> Box<[u64]> {
+    /// Filters `value` satisfies, given the bytes it holds.
+    fn candidates(&self, value: &[u8], bytes: &ByteSet) -> Box<[u64]> {
         let mut by_literal = self.no_literal.clone();
-        for (word_index, &word) in literals.iter().enumerate() {
-            let mut rest = word;
-            while rest != 0 {
-                let literal = word_index * 64 + rest.trailing_zeros() as usize;
-                rest &= rest - 1;
+        if let Some(automaton) = &self.automaton {
+            let mut last = None;
+            for m in automaton.find_overlapping_iter(value) {
+                let literal = m.pattern().as_usize();
+                // A repeat only sets the same bits again.
+                if last == Some(literal) {
+                    continue;
+                }
+                last = Some(literal);
                 for &id in self.by_literal.get(literal).map_or(&[][..], Vec::as_slice) {
                     by_literal[id as usize / 64] |= 1 << (id % 64);
                 }
             }
         }
-        let mut by_byte = self.no_byte.clone();
+        // Bytes first into a stack buffer (the rule sets seen have well
+        // under 1,024 filters), then one pass that keeps both conditions.
+        let mut stack = [0u64; 16];
+        let mut heap = Vec::new();
+        let by_byte: &mut [u64] = match stack.get_mut(..self.no_byte.len()) {
+            Some(words) => words,
+            None => {
+                heap.resize(self.no_byte.len(), 0);
+                &mut heap
+            }
+        };
+        by_byte.copy_from_slice(&self.no_byte);
         for (word_index, &word) in bytes.iter().enumerate() {
             let mut rest = word;
             while rest != 0 {
@@ -464,8 +497,6 @@ impl SideIndex {
 /// operators that may match it.
 #[derive(Debug, Clone)]
 pub struct Prefilter {
-    automaton: Option<AhoCorasick>,
-    literal_count: usize,
     filter_count: usize,
     any: SideIndex,
     plain: SideIndex,
@@ -609,15 +640,6 @@ impl Prefilter {
 
     /// The operators that may match `value`.
     pub fn scan(&self, value: &[u8]) -> Candidates {
-        let mut literals = vec![0u64; self.literal_count.div_ceil(64)];
-        if let Some(automaton) = &self.automaton {
-            for m in automaton.find_overlapping_iter(value) {
-                let id = m.pattern().as_usize();
-                if let Some(word) = literals.get_mut(id / 64) {
-                    *word |= 1 << (id % 64);
-                }
-            }
-        }
         let mut bytes = [0; 4];
         for &b in value {
             byte_set_add(&mut bytes, b);
@@ -629,7 +651,7 @@ impl Prefilter {
             .all(|(have, plain)| have & !plain == 0);
         let side = if plain { &self.plain } else { &self.any };
         Candidates {
-            bits: side.candidates(&literals, &bytes),
+            bits: side.candidates(value, &bytes),
         }
     }
 }

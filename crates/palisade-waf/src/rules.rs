@@ -150,6 +150,8 @@ pub struct Rule {
     pub transform_chain: u32,
     /// What `transforms` does to plain values.
     pub plain_effect: PlainEffect,
+    /// The transformations in `transforms`, as a set.
+    pub chain_mask: transforms::TransformMask,
     /// What a value must hold for the operator to match it (literals of
     /// the prefilter, bytes), judged from the value's prefilter scan.
     /// `None` when the operator has no such condition.
@@ -213,6 +215,8 @@ pub struct RuleSet {
     pub rule_count: usize,
     pub prefilter: Option<Prefilter>,
     pub prefiltered_operators: usize,
+    /// Every transformation some rule applies.
+    pub used_transforms: transforms::TransformMask,
 }
 
 #[derive(Debug, Clone)]
@@ -906,6 +910,7 @@ impl Builder {
             transform_chain: 0,
             filter: None,
             plain_effect: PlainEffect::Other,
+            chain_mask: 0,
         };
         if in_chain && new_rule.disruptive.is_some() {
             return Err(err(d, "a chained rule cannot carry a disruptive action"));
@@ -999,6 +1004,7 @@ impl Builder {
         let mut chains: Vec<Vec<Transform>> = Vec::new();
         let mut literals = PrefilterBuilder::default();
         let mut prefiltered_operators = 0;
+        let mut used_transforms = 0;
         for phase in &mut self.phases {
             for item in phase.iter_mut() {
                 let Item::Rule(rule) = item else { continue };
@@ -1013,6 +1019,8 @@ impl Builder {
                             }
                         };
                     current.plain_effect = transforms::plain_effect(&current.transforms);
+                    current.chain_mask = transforms::chain_mask(&current.transforms);
+                    used_transforms |= current.chain_mask;
                     current.filter = match (&current.operator.kind, current.multi_match) {
                         (_, true) => None,
                         (OpKind::Pm(_, phrases), false) => Some(literals.phrase_filter(phrases)),
@@ -1050,6 +1058,7 @@ impl Builder {
             rule_count,
             prefilter,
             prefiltered_operators,
+            used_transforms,
         })
     }
 }

@@ -207,6 +207,50 @@ pub enum PlainEffect {
 }
 
 impl Transform {
+    /// Every transformation.
+    pub const ALL: [Transform; 32] = {
+        use Transform::*;
+        [
+            Lowercase,
+            Uppercase,
+            UrlDecode,
+            UrlDecodeUni,
+            UrlEncode,
+            HtmlEntityDecode,
+            JsDecode,
+            CssDecode,
+            CmdLine,
+            CompressWhitespace,
+            RemoveWhitespace,
+            RemoveNulls,
+            ReplaceNulls,
+            ReplaceComments,
+            RemoveComments,
+            RemoveCommentsChar,
+            NormalizePath,
+            NormalizePathWin,
+            Base64Decode,
+            Base64DecodeExt,
+            Base64Encode,
+            HexDecode,
+            HexEncode,
+            Utf8ToUnicode,
+            EscapeSeqDecode,
+            SqlHexDecode,
+            Length,
+            Sha1,
+            Md5,
+            Trim,
+            TrimLeft,
+            TrimRight,
+        ]
+    };
+
+    /// This transformation's bit in a [`TransformMask`].
+    pub fn bit(self) -> TransformMask {
+        1 << (self as u32)
+    }
+
     /// Whether this transformation returns every plain value as it is: the
     /// decoders act only on `%`, `+`, `&`, `\\`, NUL, `/*` or bytes above
     /// ASCII, none of which a plain value holds.
@@ -243,6 +287,59 @@ pub fn plain_effect(chain: &[Transform]) -> PlainEffect {
         PlainEffect::Lowercased
     } else {
         PlainEffect::Unchanged
+    }
+}
+
+/// A set of transformations, a bit each ([`Transform::bit`]).
+pub type TransformMask = u64;
+
+/// The transformations in `chain`.
+pub fn chain_mask(chain: &[Transform]) -> TransformMask {
+    chain.iter().fold(0, |mask, t| mask | t.bit())
+}
+
+/// The transformations in `among` that may change `input` if applied to it
+/// alone (a superset of those that do: each is judged by the quick check
+/// `apply` makes before computing anything). A chain none of whose
+/// transformations is in this set returns `input` as it is: each step
+/// leaves it unchanged for the next.
+pub fn changing(input: &[u8], among: TransformMask) -> TransformMask {
+    Transform::ALL
+        .iter()
+        .filter(|t| among & t.bit() != 0 && t.may_change(input))
+        .fold(0, |mask, t| mask | t.bit())
+}
+
+impl Transform {
+    /// `false` only when this transformation surely returns `input` as it
+    /// is; the same checks `apply` makes before computing anything.
+    pub fn may_change(self, input: &[u8]) -> bool {
+        use Transform::*;
+        match self {
+            Lowercase => input.iter().any(u8::is_ascii_uppercase),
+            Uppercase => input.iter().any(u8::is_ascii_lowercase),
+            UrlDecode | UrlDecodeUni => input.iter().any(|&b| b == b'%' || b == b'+'),
+            HtmlEntityDecode => input.contains(&b'&'),
+            JsDecode | CssDecode | EscapeSeqDecode => input.contains(&b'\\'),
+            CmdLine => !cmd_line_keeps(input),
+            CompressWhitespace => !whitespace_compressed(input),
+            RemoveWhitespace => input.iter().any(|&b| is_space(b)),
+            RemoveNulls | ReplaceNulls => input.contains(&0),
+            ReplaceComments | RemoveComments | RemoveCommentsChar => has_comment_marker(input),
+            NormalizePath | NormalizePathWin => !path_is_plain(input),
+            Utf8ToUnicode => !input.is_ascii(),
+            SqlHexDecode => input
+                .windows(2)
+                .any(|w| w[0] == b'0' && w[1] | 0x20 == b'x'),
+            Trim => {
+                input.first().is_some_and(|&b| is_space(b))
+                    || input.last().is_some_and(|&b| is_space(b))
+            }
+            TrimLeft => input.first().is_some_and(|&b| is_space(b)),
+            TrimRight => input.last().is_some_and(|&b| is_space(b)),
+            UrlEncode | Base64Decode | Base64DecodeExt | Base64Encode | HexDecode | HexEncode
+            | Length | Sha1 | Md5 => true,
+        }
     }
 }
 
@@ -977,44 +1074,6 @@ mod tests {
         );
     }
 
-    const ALL_TRANSFORMS: [Transform; 32] = {
-        use Transform::*;
-        [
-            Lowercase,
-            Uppercase,
-            UrlDecode,
-            UrlDecodeUni,
-            UrlEncode,
-            HtmlEntityDecode,
-            JsDecode,
-            CssDecode,
-            CmdLine,
-            CompressWhitespace,
-            RemoveWhitespace,
-            RemoveNulls,
-            ReplaceNulls,
-            ReplaceComments,
-            RemoveComments,
-            RemoveCommentsChar,
-            NormalizePath,
-            NormalizePathWin,
-            Base64Decode,
-            Base64DecodeExt,
-            Base64Encode,
-            HexDecode,
-            HexEncode,
-            Utf8ToUnicode,
-            EscapeSeqDecode,
-            SqlHexDecode,
-            Length,
-            Sha1,
-            Md5,
-            Trim,
-            TrimLeft,
-            TrimRight,
-        ]
-    };
-
     #[test]
     fn plain_effect_of_typical_chains() {
         use Transform::*;
@@ -1042,6 +1101,26 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// A chain that holds none of the transformations that may change
+        /// a value alone leaves that value as it is, and a transformation
+        /// judged not to change a value does not.
+        #[test]
+        fn chains_outside_the_changing_set_keep_the_value(
+            input in proptest::collection::vec(proptest::sample::select(
+                b" \taZ0x%+/\\.#*-<>&;\"'".to_vec()), 0..24),
+            picks in proptest::collection::vec(0usize..Transform::ALL.len(), 0..6),
+        ) {
+            let chain: Vec<Transform> = picks.iter().map(|&i| Transform::ALL[i]).collect();
+            if chain_mask(&chain) & changing(&input, TransformMask::MAX) == 0 {
+                proptest::prop_assert_eq!(&apply_all(&input, &chain)[..], &input[..], "{:?}", chain);
+            }
+            for t in Transform::ALL {
+                if !t.may_change(&input) {
+                    proptest::prop_assert!(t.apply(&input).is_none(), "{:?}", t);
+                }
+            }
+        }
+
         #[test]
         fn transforms_never_panic(input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
             for name in ["urlDecodeUni", "htmlEntityDecode", "jsDecode", "cssDecode", "cmdLine",
@@ -1056,10 +1135,10 @@ mod tests {
         fn plain_effects_hold_on_plain_values(
             input in proptest::collection::vec(proptest::sample::select(
                 b"aZ09 .,-_@:/xX".to_vec()), 0..24),
-            picks in proptest::collection::vec(0usize..ALL_TRANSFORMS.len(), 0..6),
+            picks in proptest::collection::vec(0usize..Transform::ALL.len(), 0..6),
         ) {
-            let single = ALL_TRANSFORMS.iter().map(|&t| vec![t]);
-            let chain: Vec<Transform> = picks.iter().map(|&i| ALL_TRANSFORMS[i]).collect();
+            let single = Transform::ALL.iter().map(|&t| vec![t]);
+            let chain: Vec<Transform> = picks.iter().map(|&i| Transform::ALL[i]).collect();
             for chain in single.chain([chain]) {
                 let out = apply_all(&input, &chain);
                 match plain_effect(&chain) {
