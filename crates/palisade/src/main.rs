@@ -9,13 +9,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// mimalloc: the request path allocates many small, short-lived buffers
-/// (header maps, transformed values, rule-engine scratch) on two or more
-/// worker threads; see BENCHMARKS.md for the measured difference from the
-/// system allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Prints a line on standard output. A reader that went away (`palisade
 /// events query | head`) ends the process quietly instead of a panic.
 macro_rules! out {
