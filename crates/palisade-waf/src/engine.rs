@@ -4,8 +4,8 @@ use crate::body::{self, MultipartFlags, Pair, UploadedFile, XmlDocument};
 use crate::operators::OpContext;
 use crate::prefilter::{is_plain, Candidates, Prefilter};
 use crate::rules::{
-    id_in, target_excludes, AllowScope, BodyProcessor, Ctl, Disruptive, EngineMode, IdRanges, Item,
-    Rule, RuleSet, RuntimeAction, SetVarOp, SEVERITIES,
+    id_in, target_excludes, AggregateSlots, AllowScope, BodyProcessor, Ctl, Disruptive, EngineMode,
+    IdRanges, Item, Rule, RuleSet, RuntimeAction, SetVarOp, SEVERITIES,
 };
 use crate::transforms;
 use crate::transforms::PlainEffect;
@@ -333,41 +333,34 @@ impl TransformCache {
 
 /// The operators some value of a whole collection may match (its values as
 /// they are, or the values one transformation chain changes), for the
-/// current phase. Lets a rule that no value of its targets can satisfy be
-/// skipped without looking at each value.
-#[derive(Debug, Default)]
+/// current phase, one slot per [`AggregateSlots`] index. Lets a rule that no
+/// value of its targets can satisfy be skipped without looking at each
+/// value; a filled slot is read with one atomic load.
+#[derive(Debug, Clone, Default)]
 struct AggregateCache {
-    entries: Mutex<HashMap<(Var, u32), Candidates, SmallKeyHash>>,
+    slots: Vec<OnceLock<Candidates>>,
     /// Per collection, for each value in gathering order, the
     /// transformations that would change it ([`transforms::changing`]).
-    changing: Mutex<HashMap<Var, Arc<[transforms::TransformMask]>, SmallKeyHash>>,
+    changing: Arc<Mutex<ChangingMasks>>,
 }
 
-/// Aggregate key of a collection's values scanned as they are (the other
-/// keys are transformation chains).
-const VALUES_AS_THEY_ARE: u32 = u32::MAX;
-
-impl Clone for AggregateCache {
-    fn clone(&self) -> Self {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let changing = self.changing.lock().unwrap_or_else(|e| e.into_inner());
-        AggregateCache {
-            entries: Mutex::new(entries.clone()),
-            changing: Mutex::new(changing.clone()),
-        }
-    }
-}
+/// Per collection, one [`transforms::TransformMask`] per value.
+type ChangingMasks = HashMap<Var, Arc<[transforms::TransformMask]>, SmallKeyHash>;
 
 impl AggregateCache {
-    fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-        self.changing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+    fn new(slots: usize) -> AggregateCache {
+        AggregateCache {
+            slots: (0..slots).map(|_| OnceLock::new()).collect(),
+            changing: Arc::default(),
+        }
+    }
+
+    /// Forgets everything: collections change between phases.
+    fn clear(&mut self) {
+        for slot in &mut self.slots {
+            slot.take();
+        }
+        self.changing = Arc::default();
     }
 }
 
@@ -387,7 +380,7 @@ fn may_match(rule: &Rule, candidates: &Candidates) -> bool {
 }
 
 /// Collections that rules cannot modify during a phase.
-fn is_stable_collection(var: Var) -> bool {
+pub(crate) fn is_stable_collection(var: Var) -> bool {
     matches!(
         var,
         Var::Args
@@ -588,7 +581,7 @@ impl WafTransaction {
             matches: Vec::new(),
             phases_done: 0,
             cache: TransformCache::default(),
-            aggregates: AggregateCache::default(),
+            aggregates: AggregateCache::new(rules.aggregate_slot_count),
         }
     }
 
@@ -1038,14 +1031,30 @@ impl WafTransaction {
     /// the values the chain changes. A value the chain leaves as it is (or,
     /// plain, only lowercases: the literals are matched without regard to
     /// case) is covered by its own scan.
-    fn aggregate_may_match(&self, var: Var, rule: &Rule, prefilter: &Prefilter) -> bool {
+    fn aggregate_may_match(
+        &self,
+        var: Var,
+        slots: AggregateSlots,
+        rule: &Rule,
+        prefilter: &Prefilter,
+    ) -> bool {
         let as_they_are = |_: usize, value: &[u8], all: &mut Candidates| {
             all.merge(self.cache.get(IDENTITY_CHAIN, &[], value).hits(prefilter));
         };
-        if self.aggregate((var, VALUES_AS_THEY_ARE), rule, as_they_are) {
+        if self.aggregate(var, slots.as_they_are, rule, as_they_are) {
             return true;
         }
-        let changing = self.changing_masks(var, rule);
+        let known = self
+            .aggregates
+            .slots
+            .get(slots.chained as usize)
+            .and_then(OnceLock::get)
+            .is_some();
+        let changing = if known {
+            Arc::from([])
+        } else {
+            self.changing_masks(var, rule)
+        };
         let changed = |index: usize, value: &[u8], all: &mut Candidates| {
             if changing
                 .get(index)
@@ -1058,7 +1067,7 @@ impl WafTransaction {
                 all.merge(&prefilter.scan(&transformed));
             }
         };
-        self.aggregate((var, rule.transform_chain), rule, changed)
+        self.aggregate(var, slots.chained, rule, changed)
     }
 
     /// For each value of `var` in gathering order, the transformations that
@@ -1073,7 +1082,7 @@ impl WafTransaction {
         {
             return Arc::clone(found);
         }
-        let mut values = Vec::with_capacity(32);
+        let mut values = Vec::with_capacity(8);
         self.gather(&whole_collection(var), rule, &mut values);
         let masks: Arc<[transforms::TransformMask]> = values
             .iter()
@@ -1088,39 +1097,31 @@ impl WafTransaction {
     }
 
     /// Whether `rule` may match the union `add` makes of the values of
-    /// `key.0`, computed once per key and phase.
+    /// `var`, computed once per slot and phase.
     fn aggregate(
         &self,
-        key: (Var, u32),
+        var: Var,
+        slot: u32,
         rule: &Rule,
         add: impl Fn(usize, &[u8], &mut Candidates),
     ) -> bool {
-        if let Some(found) = self
-            .aggregates
-            .entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
-            return may_match(rule, found);
-        }
-        let mut values = Vec::with_capacity(32);
-        self.gather(&whole_collection(key.0), rule, &mut values);
-        let mut all = Candidates::default();
-        for (index, value) in values.iter().enumerate() {
-            add(index, &value.value, &mut all);
-        }
-        let verdict = may_match(rule, &all);
-        self.aggregates
-            .entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, all);
-        verdict
+        let Some(cell) = self.aggregates.slots.get(slot as usize) else {
+            return true;
+        };
+        let all = cell.get_or_init(|| {
+            let mut values = Vec::with_capacity(8);
+            self.gather(&whole_collection(var), rule, &mut values);
+            let mut all = Candidates::default();
+            for (index, value) in values.iter().enumerate() {
+                add(index, &value.value, &mut all);
+            }
+            all
+        });
+        may_match(rule, all)
     }
 
     fn find_hits(&self, root: &Rule, rule: &Rule) -> Vec<Hit> {
-        let mut values = Vec::with_capacity(32);
+        let mut values = Vec::new();
         let prefiltered = match &self.rules.prefilter {
             Some(prefilter)
                 if rule.filter.is_some() && !rule.operator.negated && !rule.multi_match =>
@@ -1129,14 +1130,18 @@ impl WafTransaction {
             }
             _ => None,
         };
-        for target in &rule.targets {
-            if let Some(prefilter) = prefiltered {
-                if !target.count
-                    && is_stable_collection(target.var)
-                    && !self.aggregate_may_match(target.var, rule, prefilter)
-                {
+        for (index, target) in rule.targets.iter().enumerate() {
+            if let (Some(prefilter), Some(Some(slots))) =
+                (prefiltered, rule.aggregate_slots.get(index))
+            {
+                if !self.aggregate_may_match(target.var, *slots, rule, prefilter) {
                     continue;
                 }
+            }
+            if values.capacity() == 0 {
+                // Most rules skip every target above: allocate only here,
+                // small enough for the allocator's per-thread cache.
+                values.reserve(8);
             }
             self.gather(target, rule, &mut values);
         }

@@ -465,8 +465,8 @@ impl SideIndex {
             }
         }
         // Bytes first into a stack buffer (the rule sets seen have well
-        // under 1,024 filters), then one pass that keeps both conditions.
-        let mut stack = [0u64; 16];
+        // under 2,048 filters), then one pass that keeps both conditions.
+        let mut stack = [0u64; 32];
         let mut heap = Vec::new();
         let by_byte: &mut [u64] = match stack.get_mut(..self.no_byte.len()) {
             Some(words) => words,

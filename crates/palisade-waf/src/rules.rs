@@ -152,6 +152,10 @@ pub struct Rule {
     pub plain_effect: PlainEffect,
     /// The transformations in `transforms`, as a set.
     pub chain_mask: transforms::TransformMask,
+    /// For each entry of `targets`, the transaction's aggregate slots of
+    /// its collection (values as they are, values after `transforms`), or
+    /// `None` when the target is not judged by aggregates.
+    pub aggregate_slots: Vec<Option<AggregateSlots>>,
     /// What a value must hold for the operator to match it (literals of
     /// the prefilter, bytes), judged from the value's prefilter scan.
     /// `None` when the operator has no such condition.
@@ -180,6 +184,14 @@ pub const SEVERITIES: [&str; 8] = [
     "INFO",
     "DEBUG",
 ];
+
+/// Where a transaction keeps what it learned about a whole collection:
+/// the operators its values may match as they are, and after one chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AggregateSlots {
+    pub as_they_are: u32,
+    pub chained: u32,
+}
 
 /// Position in a phase's rule list.
 #[derive(Debug, Clone)]
@@ -217,6 +229,8 @@ pub struct RuleSet {
     pub prefiltered_operators: usize,
     /// Every transformation some rule applies.
     pub used_transforms: transforms::TransformMask,
+    /// How many [`AggregateSlots`] values the rules refer to.
+    pub aggregate_slot_count: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -911,6 +925,7 @@ impl Builder {
             filter: None,
             plain_effect: PlainEffect::Other,
             chain_mask: 0,
+            aggregate_slots: Vec::new(),
         };
         if in_chain && new_rule.disruptive.is_some() {
             return Err(err(d, "a chained rule cannot carry a disruptive action"));
@@ -1005,6 +1020,7 @@ impl Builder {
         let mut literals = PrefilterBuilder::default();
         let mut prefiltered_operators = 0;
         let mut used_transforms = 0;
+        let mut slots: HashMap<(Var, Option<u32>), u32> = HashMap::new();
         for phase in &mut self.phases {
             for item in phase.iter_mut() {
                 let Item::Rule(rule) = item else { continue };
@@ -1021,6 +1037,19 @@ impl Builder {
                     current.plain_effect = transforms::plain_effect(&current.transforms);
                     current.chain_mask = transforms::chain_mask(&current.transforms);
                     used_transforms |= current.chain_mask;
+                    let chain = current.transform_chain;
+                    current.aggregate_slots = current
+                        .targets
+                        .iter()
+                        .map(|target| {
+                            (!target.count && crate::engine::is_stable_collection(target.var)).then(
+                                || AggregateSlots {
+                                    as_they_are: slot_of(&mut slots, (target.var, None)),
+                                    chained: slot_of(&mut slots, (target.var, Some(chain))),
+                                },
+                            )
+                        })
+                        .collect();
                     current.filter = match (&current.operator.kind, current.multi_match) {
                         (_, true) => None,
                         (OpKind::Pm(_, phrases), false) => Some(literals.phrase_filter(phrases)),
@@ -1059,8 +1088,15 @@ impl Builder {
             prefilter,
             prefiltered_operators,
             used_transforms,
+            aggregate_slot_count: slots.len(),
         })
     }
+}
+
+/// The slot of `key`, a new one when it has none yet.
+fn slot_of(slots: &mut HashMap<(Var, Option<u32>), u32>, key: (Var, Option<u32>)) -> u32 {
+    let next = slots.len() as u32;
+    *slots.entry(key).or_insert(next)
 }
 
 fn update_targets(rule: &mut Rule, targets: &[Target], replaced: Option<&[Target]>) {
