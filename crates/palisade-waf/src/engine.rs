@@ -81,7 +81,7 @@ pub struct MatchedRule {
     pub logdata: String,
     /// 0 (emergency) to 7 (debug), when the rule sets one.
     pub severity: Option<u8>,
-    pub tags: Vec<String>,
+    pub tags: Arc<[String]>,
     /// `ARGS:foo`, `REQUEST_HEADERS:User-Agent`...
     pub matched_var_name: String,
     /// Like `matched_var_name`, naming the specific collection
@@ -336,12 +336,22 @@ impl TransformCache {
 /// current phase, one slot per [`AggregateSlots`] index. Lets a rule that no
 /// value of its targets can satisfy be skipped without looking at each
 /// value; a filled slot is read with one atomic load.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 struct AggregateCache {
     slots: Vec<OnceLock<Candidates>>,
     /// Per collection, for each value in gathering order, the
     /// transformations that would change it ([`transforms::changing`]).
-    changing: Arc<Mutex<ChangingMasks>>,
+    changing: Mutex<ChangingMasks>,
+}
+
+impl Clone for AggregateCache {
+    fn clone(&self) -> Self {
+        let changing = self.changing.lock().unwrap_or_else(|e| e.into_inner());
+        AggregateCache {
+            slots: self.slots.clone(),
+            changing: Mutex::new(changing.clone()),
+        }
+    }
 }
 
 /// Per collection, one [`transforms::TransformMask`] per value.
@@ -351,17 +361,29 @@ impl AggregateCache {
     fn new(slots: usize) -> AggregateCache {
         AggregateCache {
             slots: (0..slots).map(|_| OnceLock::new()).collect(),
-            changing: Arc::default(),
+            changing: Mutex::default(),
         }
     }
 
-    /// Forgets everything: collections change between phases.
-    fn clear(&mut self) {
-        for slot in &mut self.slots {
-            slot.take();
+    /// Forgets what phase `phase` may see differently: everything before
+    /// the first phase, after it all but the collections of the request
+    /// line and headers, which are set once before phase 1.
+    fn clear_for_phase(&mut self, phase: u8, slot_vars: &[Var]) {
+        for (slot, var) in self.slots.iter_mut().zip(slot_vars) {
+            if phase <= 1 || !is_request_head_collection(*var) {
+                slot.take();
+            }
         }
-        self.changing = Arc::default();
+        let mut changing = self.changing.lock().unwrap_or_else(|e| e.into_inner());
+        changing.retain(|var, _| phase > 1 && is_request_head_collection(*var));
     }
+}
+
+/// Appends `n` in decimal.
+fn write_integer(out: &mut Vec<u8>, n: i64) {
+    use std::io::Write as _;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{n}");
 }
 
 /// Every value of `var`.
@@ -377,6 +399,26 @@ fn whole_collection(var: Var) -> Target {
 /// Whether `rule`'s operator can match a value with these literals and bytes.
 fn may_match(rule: &Rule, candidates: &Candidates) -> bool {
     rule.filter.is_none_or(|id| candidates.admits(id))
+}
+
+/// Collections filled from the request line and headers before phase 1
+/// and never changed afterwards.
+fn is_request_head_collection(var: Var) -> bool {
+    matches!(
+        var,
+        Var::ArgsGet
+            | Var::ArgsGetNames
+            | Var::RequestHeaders
+            | Var::RequestHeadersNames
+            | Var::RequestCookies
+            | Var::RequestCookiesNames
+            | Var::RequestUri
+            | Var::RequestUriRaw
+            | Var::RequestFilename
+            | Var::RequestBasename
+            | Var::RequestLine
+            | Var::QueryString
+    )
 }
 
 /// Collections that rules cannot modify during a phase.
@@ -581,7 +623,7 @@ impl WafTransaction {
             matches: Vec::new(),
             phases_done: 0,
             cache: TransformCache::default(),
-            aggregates: AggregateCache::new(rules.aggregate_slot_count),
+            aggregates: AggregateCache::new(rules.aggregate_slot_vars.len()),
         }
     }
 
@@ -806,7 +848,8 @@ impl WafTransaction {
         let Some(items) = rules.phases.get(usize::from(phase - 1)) else {
             return;
         };
-        self.aggregates.clear();
+        self.aggregates
+            .clear_for_phase(phase, &rules.aggregate_slot_vars);
         let mut skip_after: Option<&str> = None;
         let mut skip_rules = 0u32;
         for item in items {
@@ -921,7 +964,7 @@ impl WafTransaction {
             message,
             logdata,
             severity: rule.severity,
-            tags: rule.tags.clone(),
+            tags: Arc::clone(&rule.tags),
             matched_var_name: String::from_utf8_lossy(&self.matched_var_name).into_owned(),
             matched_source: String::from_utf8_lossy(&self.matched_source).into_owned(),
             matched_value: self.matched_var.clone(),
@@ -1138,11 +1181,6 @@ impl WafTransaction {
                     continue;
                 }
             }
-            if values.capacity() == 0 {
-                // Most rules skip every target above: allocate only here,
-                // small enough for the allocator's per-thread cache.
-                values.reserve(8);
-            }
             self.gather(target, rule, &mut values);
         }
         let mut hits = Vec::new();
@@ -1272,19 +1310,40 @@ impl WafTransaction {
             let Some(index) = collection_index(setvar.collection) else {
                 continue;
             };
-            let key = self.expand(&setvar.key, rule).to_ascii_lowercase();
+            // Most keys are written literally and in lowercase already:
+            // use them as they are rather than expanding into a copy.
+            let key: Cow<'_, [u8]> = match setvar.key.as_literal() {
+                Some(literal) if !literal.iter().any(u8::is_ascii_uppercase) => {
+                    Cow::Borrowed(literal)
+                }
+                _ => Cow::Owned(self.expand(&setvar.key, rule).to_ascii_lowercase()),
+            };
             match &setvar.op {
                 SetVarOp::Delete => {
-                    self.collections[index].remove(&key);
+                    self.collections[index].remove(&*key);
                 }
                 SetVarOp::Set(value) => {
-                    let value = self.expand(value, rule);
-                    self.collections[index].insert(key, value);
+                    let value = match value.as_literal() {
+                        Some(literal) => Cow::Borrowed(literal),
+                        None => Cow::Owned(self.expand(value, rule)),
+                    };
+                    match self.collections[index].get_mut(&*key) {
+                        Some(slot) => {
+                            slot.clear();
+                            slot.extend_from_slice(&value);
+                        }
+                        None => {
+                            self.collections[index].insert(key.into_owned(), value.into_owned());
+                        }
+                    }
                 }
                 SetVarOp::Add(value) | SetVarOp::Sub(value) => {
-                    let delta = to_integer(&self.expand(value, rule));
+                    let delta = match value.as_literal() {
+                        Some(literal) => to_integer(literal),
+                        None => to_integer(&self.expand(value, rule)),
+                    };
                     let current = self.collections[index]
-                        .get(&key)
+                        .get(&*key)
                         .map(|v| to_integer(v))
                         .unwrap_or(0);
                     let next = if matches!(setvar.op, SetVarOp::Add(_)) {
@@ -1292,7 +1351,17 @@ impl WafTransaction {
                     } else {
                         current.saturating_sub(delta)
                     };
-                    self.collections[index].insert(key, next.to_string().into_bytes());
+                    match self.collections[index].get_mut(&*key) {
+                        Some(slot) => {
+                            slot.clear();
+                            write_integer(slot, next);
+                        }
+                        None => {
+                            let mut number = Vec::new();
+                            write_integer(&mut number, next);
+                            self.collections[index].insert(key.into_owned(), number);
+                        }
+                    }
                 }
             }
         }

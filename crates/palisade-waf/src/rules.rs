@@ -136,7 +136,7 @@ pub struct Rule {
     pub transforms: Vec<Transform>,
     pub msg: Option<Macro>,
     pub logdata: Option<Macro>,
-    pub tags: Vec<String>,
+    pub tags: Arc<[String]>,
     pub severity: Option<u8>,
     pub disruptive: Option<Disruptive>,
     pub status: Option<u16>,
@@ -229,8 +229,8 @@ pub struct RuleSet {
     pub prefiltered_operators: usize,
     /// Every transformation some rule applies.
     pub used_transforms: transforms::TransformMask,
-    /// How many [`AggregateSlots`] values the rules refer to.
-    pub aggregate_slot_count: usize,
+    /// The collection of each [`AggregateSlots`] index the rules refer to.
+    pub aggregate_slot_vars: Vec<Var>,
 }
 
 #[derive(Debug, Clone)]
@@ -903,7 +903,7 @@ impl Builder {
             transforms,
             msg: parsed.msg,
             logdata: parsed.logdata,
-            tags: parsed.tags,
+            tags: parsed.tags.into(),
             severity: parsed.severity,
             disruptive: if in_chain {
                 parsed.disruptive
@@ -1088,7 +1088,13 @@ impl Builder {
             prefilter,
             prefiltered_operators,
             used_transforms,
-            aggregate_slot_count: slots.len(),
+            aggregate_slot_vars: {
+                let mut vars = vec![Var::Tx; slots.len()];
+                for ((var, _), slot) in &slots {
+                    vars[*slot as usize] = *var;
+                }
+                vars
+            },
         })
     }
 }
@@ -1139,7 +1145,7 @@ fn update_actions(rule: &mut Rule, parsed: &ParsedActions) {
         rule.transforms = t.clone();
     }
     if !parsed.tags.is_empty() {
-        rule.tags = parsed.tags.clone();
+        rule.tags = parsed.tags.clone().into();
     }
     rule.setvars.extend(parsed.setvars.iter().cloned());
     rule.actions.extend(parsed.actions.iter().cloned());
