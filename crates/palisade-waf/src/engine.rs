@@ -423,32 +423,21 @@ fn is_request_head_collection(var: Var) -> bool {
 
 /// Collections that rules cannot modify during a phase.
 pub(crate) fn is_stable_collection(var: Var) -> bool {
-    matches!(
-        var,
-        Var::Args
-            | Var::ArgsGet
-            | Var::ArgsPost
-            | Var::ArgsNames
-            | Var::ArgsGetNames
-            | Var::ArgsPostNames
-            | Var::RequestHeaders
-            | Var::RequestHeadersNames
-            | Var::RequestCookies
-            | Var::RequestCookiesNames
-            | Var::RequestUri
-            | Var::RequestUriRaw
-            | Var::RequestFilename
-            | Var::RequestBasename
-            | Var::RequestLine
-            | Var::QueryString
-            | Var::RequestBody
-            | Var::Files
-            | Var::FilesNames
-            | Var::MultipartPartHeaders
-            | Var::ResponseBody
-            | Var::ResponseHeaders
-            | Var::ResponseHeadersNames
-    )
+    is_request_head_collection(var)
+        || matches!(
+            var,
+            Var::Args
+                | Var::ArgsPost
+                | Var::ArgsNames
+                | Var::ArgsPostNames
+                | Var::RequestBody
+                | Var::Files
+                | Var::FilesNames
+                | Var::MultipartPartHeaders
+                | Var::ResponseBody
+                | Var::ResponseHeaders
+                | Var::ResponseHeadersNames
+        )
 }
 
 /// Per-transaction state. Cheap to create; lives across the four phases.

@@ -8,9 +8,24 @@ use base64::Engine as _;
 use md5::Digest as _;
 use std::borrow::Cow;
 
-/// A transformation function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transform {
+/// Declares [`Transform`] and [`Transform::ALL`] from one list, so that
+/// the list of every transformation cannot miss one.
+macro_rules! transforms {
+    ($($name:ident),* $(,)?) => {
+        /// A transformation function.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Transform {
+            $($name),*
+        }
+
+        impl Transform {
+            /// Every transformation.
+            pub const ALL: [Transform; [$(Transform::$name),*].len()] = [$(Transform::$name),*];
+        }
+    };
+}
+
+transforms! {
     Lowercase,
     Uppercase,
     UrlDecode,
@@ -207,45 +222,6 @@ pub enum PlainEffect {
 }
 
 impl Transform {
-    /// Every transformation.
-    pub const ALL: [Transform; 32] = {
-        use Transform::*;
-        [
-            Lowercase,
-            Uppercase,
-            UrlDecode,
-            UrlDecodeUni,
-            UrlEncode,
-            HtmlEntityDecode,
-            JsDecode,
-            CssDecode,
-            CmdLine,
-            CompressWhitespace,
-            RemoveWhitespace,
-            RemoveNulls,
-            ReplaceNulls,
-            ReplaceComments,
-            RemoveComments,
-            RemoveCommentsChar,
-            NormalizePath,
-            NormalizePathWin,
-            Base64Decode,
-            Base64DecodeExt,
-            Base64Encode,
-            HexDecode,
-            HexEncode,
-            Utf8ToUnicode,
-            EscapeSeqDecode,
-            SqlHexDecode,
-            Length,
-            Sha1,
-            Md5,
-            Trim,
-            TrimLeft,
-            TrimRight,
-        ]
-    };
-
     /// This transformation's bit in a [`TransformMask`].
     pub fn bit(self) -> TransformMask {
         1 << (self as u32)
