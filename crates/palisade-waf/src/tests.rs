@@ -208,6 +208,12 @@ proptest::proptest! {
     fn pcre_translation_never_panics(pattern in "[ -~]{0,60}") {
         let _ = regex_compat::compile(&pattern);
         let _ = prefilter::required_literals(&pattern);
+        let mut builder = prefilter::PrefilterBuilder::default();
+        if let Some(filter) = builder.regex_filter(&pattern) {
+            if let Some(prefilter) = builder.build() {
+                let _ = prefilter.scan(pattern.as_bytes()).admits(filter);
+            }
+        }
     }
 
     #[test]
