@@ -341,7 +341,7 @@ struct AggregateCache {
     slots: Vec<OnceLock<Candidates>>,
     /// Per collection, for each value in gathering order, the
     /// transformations that would change it ([`transforms::changing`]).
-    changing: Mutex<ChangingMasks>,
+    changing: Mutex<HashMap<Var, ChangingMasks, SmallKeyHash>>,
 }
 
 impl Clone for AggregateCache {
@@ -354,8 +354,13 @@ impl Clone for AggregateCache {
     }
 }
 
-/// Per collection, one [`transforms::TransformMask`] per value.
-type ChangingMasks = HashMap<Var, Arc<[transforms::TransformMask]>, SmallKeyHash>;
+/// The transformations that may change each value of a collection, and
+/// any of its values.
+#[derive(Debug, Clone, Default)]
+struct ChangingMasks {
+    each: Arc<[transforms::TransformMask]>,
+    any: transforms::TransformMask,
+}
 
 impl AggregateCache {
     fn new(slots: usize) -> AggregateCache {
@@ -1073,7 +1078,7 @@ impl WafTransaction {
         let as_they_are = |_: usize, value: &[u8], all: &mut Candidates| {
             all.merge(self.cache.get(IDENTITY_CHAIN, &[], value).hits(prefilter));
         };
-        if self.aggregate(var, slots.as_they_are, rule, as_they_are) {
+        if self.aggregate(var, slots.as_they_are, rule, as_they_are, false) {
             return true;
         }
         let known = self
@@ -1083,12 +1088,16 @@ impl WafTransaction {
             .and_then(OnceLock::get)
             .is_some();
         let changing = if known {
-            Arc::from([])
+            ChangingMasks::default()
         } else {
             self.changing_masks(var, rule)
         };
+        // No value of `var` is changed by any transformation of the chain:
+        // the union is empty, with no need to gather the values again.
+        let nothing_changes = !known && changing.any & rule.chain_mask == 0;
         let changed = |index: usize, value: &[u8], all: &mut Candidates| {
             if changing
+                .each
                 .get(index)
                 .is_some_and(|mask| mask & rule.chain_mask == 0)
                 || (rule.plain_effect != PlainEffect::Other && is_plain(value))
@@ -1099,12 +1108,15 @@ impl WafTransaction {
                 all.merge(&prefilter.scan(&transformed));
             }
         };
-        self.aggregate(var, slots.chained, rule, changed)
+        if nothing_changes {
+            return self.aggregate(var, slots.chained, rule, |_, _, _| {}, true);
+        }
+        self.aggregate(var, slots.chained, rule, changed, false)
     }
 
     /// For each value of `var` in gathering order, the transformations that
     /// would change it; computed once per phase and shared by every chain.
-    fn changing_masks(&self, var: Var, rule: &Rule) -> Arc<[transforms::TransformMask]> {
+    fn changing_masks(&self, var: Var, rule: &Rule) -> ChangingMasks {
         if let Some(found) = self
             .aggregates
             .changing
@@ -1112,19 +1124,23 @@ impl WafTransaction {
             .unwrap_or_else(|e| e.into_inner())
             .get(&var)
         {
-            return Arc::clone(found);
+            return found.clone();
         }
         let mut values = Vec::with_capacity(8);
         self.gather(&whole_collection(var), rule, &mut values);
-        let masks: Arc<[transforms::TransformMask]> = values
+        let each: Arc<[transforms::TransformMask]> = values
             .iter()
             .map(|v| transforms::changing(&v.value, self.rules.used_transforms))
             .collect();
+        let masks = ChangingMasks {
+            any: each.iter().fold(0, |any, mask| any | mask),
+            each,
+        };
         self.aggregates
             .changing
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(var, Arc::clone(&masks));
+            .insert(var, masks.clone());
         masks
     }
 
@@ -1136,11 +1152,15 @@ impl WafTransaction {
         slot: u32,
         rule: &Rule,
         add: impl Fn(usize, &[u8], &mut Candidates),
+        empty: bool,
     ) -> bool {
         let Some(cell) = self.aggregates.slots.get(slot as usize) else {
             return true;
         };
         let all = cell.get_or_init(|| {
+            if empty {
+                return Candidates::default();
+            }
             let mut values = Vec::with_capacity(8);
             self.gather(&whole_collection(var), rule, &mut values);
             let mut all = Candidates::default();
