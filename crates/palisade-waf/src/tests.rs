@@ -34,6 +34,32 @@ SecRule ARGS:id "@streq 5" "id:2,phase:1,pass"
     assert_eq!(tx.matched_rules()[1].message, "xss in ARGS:q");
 }
 
+/// What the engine learns about a collection in one phase must not hide
+/// what a later phase adds to it (ARGS gains the body's arguments), while
+/// the header collections, fixed before phase 1, are judged the same in
+/// every phase.
+#[test]
+fn collection_unions_follow_the_phases() {
+    let w = waf(r#"
+SecRule ARGS "@rx (?i)union\s+select" "id:1,phase:1,pass,t:none,t:urlDecodeUni"
+SecRule ARGS "@rx (?i)union\s+select" "id:2,phase:2,pass,t:none,t:urlDecodeUni"
+SecRule REQUEST_HEADERS:User-Agent "@rx (?i)sqlmap" "id:3,phase:1,pass,t:none,t:lowercase"
+SecRule REQUEST_HEADERS:User-Agent "@rx (?i)sqlmap" "id:4,phase:2,pass,t:none,t:lowercase"
+SecRule ARGS_NAMES "@rx (?i)^debug$" "id:5,phase:2,pass,t:none"
+"#);
+    let request = RequestInput::new("POST", "/search?q=plain+words")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("User-Agent", "sqlmap/1.7");
+    let tx = run(
+        &w,
+        &request,
+        b"debug=1&filter=1%20UNION%20SELECT%20password",
+    );
+    assert_eq!(ids(&tx), vec![3, 2, 4, 5]);
+    let clean = run(&w, &request, b"filter=plain");
+    assert_eq!(ids(&clean), vec![3, 4]);
+}
+
 #[test]
 fn setvar_chain_capture_and_macros() {
     let w = waf(r#"
