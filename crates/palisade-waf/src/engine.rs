@@ -356,7 +356,7 @@ impl Clone for AggregateCache {
 
 /// The transformations that may change each value of a collection, and
 /// any of its values.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct ChangingMasks {
     each: Arc<[transforms::TransformMask]>,
     any: transforms::TransformMask,
@@ -1075,43 +1075,35 @@ impl WafTransaction {
         rule: &Rule,
         prefilter: &Prefilter,
     ) -> bool {
-        let as_they_are = |_: usize, value: &[u8], all: &mut Candidates| {
-            all.merge(self.cache.get(IDENTITY_CHAIN, &[], value).hits(prefilter));
+        let as_they_are = || {
+            self.union_of(var, rule, |_, value, all| {
+                all.merge(self.cache.get(IDENTITY_CHAIN, &[], value).hits(prefilter));
+            })
         };
-        if self.aggregate(var, slots.as_they_are, rule, as_they_are, false) {
+        if self.aggregate(slots.as_they_are, rule, as_they_are) {
             return true;
         }
-        let known = self
-            .aggregates
-            .slots
-            .get(slots.chained as usize)
-            .and_then(OnceLock::get)
-            .is_some();
-        let changing = if known {
-            ChangingMasks::default()
-        } else {
-            self.changing_masks(var, rule)
-        };
-        // No value of `var` is changed by any transformation of the chain:
-        // the union is empty, with no need to gather the values again.
-        let nothing_changes = !known && changing.any & rule.chain_mask == 0;
-        let changed = |index: usize, value: &[u8], all: &mut Candidates| {
-            if changing
-                .each
-                .get(index)
-                .is_some_and(|mask| mask & rule.chain_mask == 0)
-                || (rule.plain_effect != PlainEffect::Other && is_plain(value))
-            {
-                return;
+        self.aggregate(slots.chained, rule, || {
+            let changing = self.changing_masks(var, rule);
+            // No value of `var` is changed by any transformation of the
+            // chain: the union is empty, with no need to gather the values.
+            if changing.any & rule.chain_mask == 0 {
+                return Candidates::default();
             }
-            if let Cow::Owned(transformed) = transforms::apply_all(value, &rule.transforms) {
-                all.merge(&prefilter.scan(&transformed));
-            }
-        };
-        if nothing_changes {
-            return self.aggregate(var, slots.chained, rule, |_, _, _| {}, true);
-        }
-        self.aggregate(var, slots.chained, rule, changed, false)
+            self.union_of(var, rule, |index, value, all| {
+                if changing
+                    .each
+                    .get(index)
+                    .is_some_and(|mask| mask & rule.chain_mask == 0)
+                    || (rule.plain_effect != PlainEffect::Other && is_plain(value))
+                {
+                    return;
+                }
+                if let Cow::Owned(transformed) = transforms::apply_all(value, &rule.transforms) {
+                    all.merge(&prefilter.scan(&transformed));
+                }
+            })
+        })
     }
 
     /// For each value of `var` in gathering order, the transformations that
@@ -1144,32 +1136,29 @@ impl WafTransaction {
         masks
     }
 
-    /// Whether `rule` may match the union `add` makes of the values of
-    /// `var`, computed once per slot and phase.
-    fn aggregate(
+    /// Whether `rule` may match the union kept in `slot`, which `compute`
+    /// makes the first time in a phase.
+    fn aggregate(&self, slot: u32, rule: &Rule, compute: impl FnOnce() -> Candidates) -> bool {
+        match self.aggregates.slots.get(slot as usize) {
+            Some(cell) => may_match(rule, cell.get_or_init(compute)),
+            None => true,
+        }
+    }
+
+    /// The union `add` makes of the values of `var`, in gathering order.
+    fn union_of(
         &self,
         var: Var,
-        slot: u32,
         rule: &Rule,
         add: impl Fn(usize, &[u8], &mut Candidates),
-        empty: bool,
-    ) -> bool {
-        let Some(cell) = self.aggregates.slots.get(slot as usize) else {
-            return true;
-        };
-        let all = cell.get_or_init(|| {
-            if empty {
-                return Candidates::default();
-            }
-            let mut values = Vec::with_capacity(8);
-            self.gather(&whole_collection(var), rule, &mut values);
-            let mut all = Candidates::default();
-            for (index, value) in values.iter().enumerate() {
-                add(index, &value.value, &mut all);
-            }
-            all
-        });
-        may_match(rule, all)
+    ) -> Candidates {
+        let mut values = Vec::with_capacity(8);
+        self.gather(&whole_collection(var), rule, &mut values);
+        let mut all = Candidates::default();
+        for (index, value) in values.iter().enumerate() {
+            add(index, &value.value, &mut all);
+        }
+        all
     }
 
     fn find_hits(&self, root: &Rule, rule: &Rule) -> Vec<Hit> {
