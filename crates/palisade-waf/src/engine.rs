@@ -1229,17 +1229,20 @@ impl WafTransaction {
                 if excluded_by_prefilter && !rule.operator.negated {
                     continue;
                 }
-                let direct = match (&cached, plain_source) {
-                    (_, true) if rule.plain_effect == PlainEffect::Lowercased => {
-                        Some(if value.value.iter().any(u8::is_ascii_uppercase) {
-                            Cow::Owned(value.value.to_ascii_lowercase())
-                        } else {
-                            Cow::Borrowed(&value.value[..])
-                        })
-                    }
-                    (_, true) => Some(Cow::Borrowed(&value.value[..])),
-                    (Some(_), false) => None,
-                    (None, false) => Some(transforms::apply_all(&value.value, &rule.transforms)),
+                // The operator's input: a plain value (lowercased if the
+                // chain does), the cached entry, or the chain run here.
+                let direct = if plain_source {
+                    let lower = rule.plain_effect == PlainEffect::Lowercased
+                        && value.value.iter().any(u8::is_ascii_uppercase);
+                    Some(if lower {
+                        Cow::Owned(value.value.to_ascii_lowercase())
+                    } else {
+                        Cow::Borrowed(&value.value[..])
+                    })
+                } else if cached.is_none() {
+                    Some(transforms::apply_all(&value.value, &rule.transforms))
+                } else {
+                    None
                 };
                 let transformed: &[u8] = match (&direct, &cached) {
                     (Some(v), _) => v,
