@@ -1020,7 +1020,7 @@ impl Builder {
         let mut literals = PrefilterBuilder::default();
         let mut prefiltered_operators = 0;
         let mut used_transforms = 0;
-        let mut slots: HashMap<(Var, Option<u32>), u32> = HashMap::new();
+        let mut slots = AggregateSlotNumbers::default();
         for phase in &mut self.phases {
             for item in phase.iter_mut() {
                 let Item::Rule(rule) = item else { continue };
@@ -1044,8 +1044,8 @@ impl Builder {
                         .map(|target| {
                             (!target.count && crate::engine::is_stable_collection(target.var)).then(
                                 || AggregateSlots {
-                                    as_they_are: slot_of(&mut slots, (target.var, None)),
-                                    chained: slot_of(&mut slots, (target.var, Some(chain))),
+                                    as_they_are: slots.number(target.var, None),
+                                    chained: slots.number(target.var, Some(chain)),
                                 },
                             )
                         })
@@ -1088,21 +1088,29 @@ impl Builder {
             prefilter,
             prefiltered_operators,
             used_transforms,
-            aggregate_slot_vars: {
-                let mut vars = vec![Var::Tx; slots.len()];
-                for ((var, _), slot) in &slots {
-                    vars[*slot as usize] = *var;
-                }
-                vars
-            },
+            aggregate_slot_vars: slots.vars,
         })
     }
 }
 
-/// The slot of `key`, a new one when it has none yet.
-fn slot_of(slots: &mut HashMap<(Var, Option<u32>), u32>, key: (Var, Option<u32>)) -> u32 {
-    let next = slots.len() as u32;
-    *slots.entry(key).or_insert(next)
+/// Numbers [`AggregateSlots`]: one per collection and transformation
+/// chain (`None`: the values as they are).
+#[derive(Default)]
+struct AggregateSlotNumbers {
+    numbers: HashMap<(Var, Option<u32>), u32>,
+    /// The collection of each number.
+    vars: Vec<Var>,
+}
+
+impl AggregateSlotNumbers {
+    /// The number of (`var`, `chain`), a new one when it has none yet.
+    fn number(&mut self, var: Var, chain: Option<u32>) -> u32 {
+        let next = self.vars.len() as u32;
+        *self.numbers.entry((var, chain)).or_insert_with(|| {
+            self.vars.push(var);
+            next
+        })
+    }
 }
 
 fn update_targets(rule: &mut Rule, targets: &[Target], replaced: Option<&[Target]>) {
