@@ -1,6 +1,7 @@
 #![no_main]
 //! Arbitrary request and response bodies in every supported media type,
-//! validated and (for responses) stripped.
+//! validated and (for responses) stripped, against a schema with
+//! applicators and one the one-pass check takes.
 
 use libfuzzer_sys::fuzz_target;
 use palisade_core::{Detector, Phase, RequestHead, ResponseHead, Transaction};
@@ -27,8 +28,29 @@ paths:
           description: ok
           content:
             application/json: {schema: {$ref: "#/components/schemas/Thing"}}
+  /plain:
+    post:
+      requestBody:
+        content:
+          application/json: {schema: {$ref: "#/components/schemas/Plain"}}
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json: {schema: {$ref: "#/components/schemas/Plain"}}
 components:
   schemas:
+    # Plain keywords only: bodies are first checked in one pass.
+    Plain:
+      type: object
+      required: [id]
+      properties:
+        id: {type: integer, minimum: 1}
+        name: {type: string, maxLength: 8, pattern: "^[a-z]+$"}
+        note: {type: string, nullable: true, readOnly: true}
+        tags: {type: array, maxItems: 3, items: {type: string}}
+        child: {$ref: "#/components/schemas/Plain"}
+        extra: {type: object, additionalProperties: {type: number}}
     Thing:
       type: object
       required: [kind]
@@ -64,7 +86,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let media = MEDIA[usize::from(*selector) % MEDIA.len()];
-    let mut head = RequestHead::synthetic(http::Method::POST, "/things");
+    let path = if selector & 0x80 == 0 { "/things" } else { "/plain" };
+    let mut head = RequestHead::synthetic(http::Method::POST, path);
     head.headers.insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static(media),

@@ -6,6 +6,7 @@ use crate::spec::{
     media_matches, ApiSpec, BodyKind, EnforceMode, MediaContent, Operation, ParamIn, ResponseMode,
     RouteLookup, Strictness,
 };
+use crate::stream_check::{self, Streamable};
 use crate::strip::strip;
 use crate::validate::{Direction, Instance, Options, Validator, Violation, ViolationKind};
 use bytes::Bytes;
@@ -109,6 +110,8 @@ pub struct OpenApiDetector {
     root_unknown: Option<EnforceMode>,
     /// False when no operation checks responses, so the proxy need not buffer them.
     inspects_responses: bool,
+    /// Which schemas a JSON body can be proven valid against in one pass.
+    streamable: Streamable,
 }
 
 impl std::fmt::Debug for OpenApiDetector {
@@ -191,6 +194,7 @@ impl OpenApiDetector {
             .iter()
             .any(|op| op.overrides.response.unwrap_or(policy.response_mode) != ResponseMode::Off);
         OpenApiDetector {
+            streamable: Streamable::new(&spec.arena),
             spec,
             policy,
             root_unknown,
@@ -775,7 +779,21 @@ impl OpenApiDetector {
         let (value, coerce, prefix) = match content.kind {
             BodyKind::Opaque => return Vec::new(),
             BodyKind::Json => {
-                return match JsonTree::parse_bytes(body, self.policy.limits.max_json_depth) {
+                let options = self.options(op, direction, false);
+                let max_depth = self.policy.limits.max_json_depth;
+                if content.schema.is_some_and(|schema| {
+                    stream_check::proves_valid(
+                        &self.spec.arena,
+                        &self.streamable,
+                        schema,
+                        body,
+                        options,
+                        max_depth,
+                    )
+                }) {
+                    return Vec::new();
+                }
+                return match JsonTree::parse_bytes(body, max_depth) {
                     Ok(tree) => {
                         self.validate_body(op, content, tree.root(), false, "json", mode, direction)
                     }

@@ -127,14 +127,14 @@ pub enum Kind {
 impl<'a> JsonTree<'a> {
     /// Parses `text`; containers may nest `max_depth` deep.
     pub fn parse(text: &'a str, max_depth: usize) -> Result<JsonTree<'a>, JsonError> {
-        Parser {
-            text,
-            bytes: text.as_bytes(),
-            at: 0,
+        let mut builder = TreeBuilder {
             // Typical API JSON has a node every five to eight bytes.
             nodes: Vec::with_capacity(text.len() / 5 + 4),
-        }
-        .document(max_depth)
+        };
+        Parser::new(text).document(max_depth, &mut builder)?;
+        Ok(JsonTree {
+            nodes: builder.nodes,
+        })
     }
 
     /// Parses a body, which must be UTF-8 (RFC 8259 §8.1).
@@ -382,17 +382,83 @@ impl<'t> Iterator for Entries<'t> {
     }
 }
 
+/// A value that is not a container.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    Number(Num),
+    String(Cow<'a, str>),
+}
+
+/// What a [`Parser`] reports, in document order. A `false` answer stops the
+/// parse (it then fails as if the text ended there).
+pub(crate) trait Sink<'a> {
+    /// A container opens; the answer is kept for its `close`.
+    fn open(&mut self, object: bool) -> Option<usize>;
+    /// An object member's key; its value follows.
+    fn key(&mut self, key: Cow<'a, str>) -> bool;
+    fn scalar(&mut self, value: Scalar<'a>) -> bool;
+    /// The innermost open container closes after `len` items or members.
+    fn close(&mut self, opened: usize, object: bool, len: u32) -> bool;
+}
+
+/// Lays the document out as [`JsonTree`] nodes.
+struct TreeBuilder<'a> {
+    nodes: Vec<Node<'a>>,
+}
+
+impl<'a> Sink<'a> for TreeBuilder<'a> {
+    fn open(&mut self, object: bool) -> Option<usize> {
+        let at = self.nodes.len();
+        self.nodes.push(if object {
+            Node::Object { len: 0, end: 0 }
+        } else {
+            Node::Array { len: 0, end: 0 }
+        });
+        Some(at)
+    }
+
+    fn key(&mut self, key: Cow<'a, str>) -> bool {
+        self.nodes.push(Node::String(key));
+        true
+    }
+
+    fn scalar(&mut self, value: Scalar<'a>) -> bool {
+        self.nodes.push(match value {
+            Scalar::Null => Node::Null,
+            Scalar::Bool(b) => Node::Bool(b),
+            Scalar::Number(n) => Node::Number(n),
+            Scalar::String(s) => Node::String(s),
+        });
+        true
+    }
+
+    fn close(&mut self, opened: usize, object: bool, len: u32) -> bool {
+        let end = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
+        if let Some(node) = self.nodes.get_mut(opened) {
+            *node = if object {
+                Node::Object { len, end }
+            } else {
+                Node::Array { len, end }
+            };
+        }
+        true
+    }
+}
+
 struct Open {
     at: usize,
     len: u32,
     object: bool,
 }
 
-struct Parser<'a> {
+/// Reads RFC 8259 JSON and reports it to a [`Sink`]; every reader of a body
+/// accepts and refuses exactly the same texts.
+pub(crate) struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
-    nodes: Vec<Node<'a>>,
 }
 
 /// Bit 7 of each byte of an eight-byte word set where that byte is a quote,
@@ -412,6 +478,14 @@ fn string_stop_mask(word: &[u8]) -> u64 {
 }
 
 impl<'a> Parser<'a> {
+    pub(crate) fn new(text: &'a str) -> Self {
+        Parser {
+            text,
+            bytes: text.as_bytes(),
+            at: 0,
+        }
+    }
+
     fn error<T>(&self) -> Result<T, JsonError> {
         Err(JsonError::Syntax(self.at))
     }
@@ -422,7 +496,13 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn document(mut self, max_depth: usize) -> Result<JsonTree<'a>, JsonError> {
+    /// Reads the whole text as one JSON document; containers may nest
+    /// `max_depth` deep.
+    pub(crate) fn document<S: Sink<'a>>(
+        mut self,
+        max_depth: usize,
+        sink: &mut S,
+    ) -> Result<(), JsonError> {
         let mut stack: Vec<Open> = Vec::new();
         'value: loop {
             self.skip_whitespace();
@@ -433,35 +513,32 @@ impl<'a> Parser<'a> {
                     if stack.len() >= max_depth {
                         return Err(JsonError::TooDeep);
                     }
-                    let at = self.nodes.len();
-                    self.nodes.push(if object {
-                        Node::Object { len: 0, end: 0 }
-                    } else {
-                        Node::Array { len: 0, end: 0 }
-                    });
+                    let Some(at) = sink.open(object) else {
+                        return self.error();
+                    };
                     stack.push(Open { at, len: 0, object });
                     self.skip_whitespace();
                     let close = if object { b'}' } else { b']' };
                     if self.bytes.get(self.at) == Some(&close) {
                         self.at += 1;
-                        self.close(&mut stack);
+                        self.close(&mut stack, sink)?;
                     } else {
                         if object {
-                            self.member_key()?;
+                            self.member_key(sink)?;
                         }
                         continue 'value;
                     }
                 }
                 Some(b'"') => {
                     let s = self.string()?;
-                    self.nodes.push(Node::String(s));
+                    self.report(sink, Scalar::String(s))?;
                 }
-                Some(b't') => self.literal("true", Node::Bool(true))?,
-                Some(b'f') => self.literal("false", Node::Bool(false))?,
-                Some(b'n') => self.literal("null", Node::Null)?,
+                Some(b't') => self.literal("true", Scalar::Bool(true), sink)?,
+                Some(b'f') => self.literal("false", Scalar::Bool(false), sink)?,
+                Some(b'n') => self.literal("null", Scalar::Null, sink)?,
                 Some(b'-' | b'0'..=b'9') => {
                     let n = self.number()?;
-                    self.nodes.push(Node::Number(n));
+                    self.report(sink, Scalar::Number(n))?;
                 }
                 _ => return self.error(),
             }
@@ -473,7 +550,7 @@ impl<'a> Parser<'a> {
                     if self.at != self.bytes.len() {
                         return self.error();
                     }
-                    return Ok(JsonTree { nodes: self.nodes });
+                    return Ok(());
                 };
                 top.len = top.len.saturating_add(1);
                 let object = top.object;
@@ -482,17 +559,17 @@ impl<'a> Parser<'a> {
                     Some(b',') => {
                         self.at += 1;
                         if object {
-                            self.member_key()?;
+                            self.member_key(sink)?;
                         }
                         continue 'value;
                     }
                     Some(b'}') if object => {
                         self.at += 1;
-                        self.close(&mut stack);
+                        self.close(&mut stack, sink)?;
                     }
                     Some(b']') if !object => {
                         self.at += 1;
-                        self.close(&mut stack);
+                        self.close(&mut stack, sink)?;
                     }
                     _ => return self.error(),
                 }
@@ -500,27 +577,31 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn close(&mut self, stack: &mut Vec<Open>) {
-        if let Some(open) = stack.pop() {
-            let end = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
-            if let Some(node) = self.nodes.get_mut(open.at) {
-                *node = if open.object {
-                    Node::Object { len: open.len, end }
-                } else {
-                    Node::Array { len: open.len, end }
-                };
-            }
+    fn report<S: Sink<'a>>(&self, sink: &mut S, value: Scalar<'a>) -> Result<(), JsonError> {
+        if sink.scalar(value) {
+            Ok(())
+        } else {
+            self.error()
+        }
+    }
+
+    fn close<S: Sink<'a>>(&mut self, stack: &mut Vec<Open>, sink: &mut S) -> Result<(), JsonError> {
+        match stack.pop() {
+            Some(open) if !sink.close(open.at, open.object, open.len) => self.error(),
+            _ => Ok(()),
         }
     }
 
     /// `"key" :` with the whitespace around it.
-    fn member_key(&mut self) -> Result<(), JsonError> {
+    fn member_key<S: Sink<'a>>(&mut self, sink: &mut S) -> Result<(), JsonError> {
         self.skip_whitespace();
         if self.bytes.get(self.at) != Some(&b'"') {
             return self.error();
         }
         let key = self.string()?;
-        self.nodes.push(Node::String(key));
+        if !sink.key(key) {
+            return self.error();
+        }
         self.skip_whitespace();
         if self.bytes.get(self.at) != Some(&b':') {
             return self.error();
@@ -529,11 +610,15 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn literal(&mut self, word: &str, node: Node<'a>) -> Result<(), JsonError> {
+    fn literal<S: Sink<'a>>(
+        &mut self,
+        word: &str,
+        value: Scalar<'a>,
+        sink: &mut S,
+    ) -> Result<(), JsonError> {
         if self.bytes.get(self.at..self.at + word.len()) == Some(word.as_bytes()) {
             self.at += word.len();
-            self.nodes.push(node);
-            Ok(())
+            self.report(sink, value)
         } else {
             self.error()
         }
@@ -565,28 +650,31 @@ impl<'a> Parser<'a> {
 
     /// Moves to the next quote, backslash or control character.
     fn scan_plain(&mut self) {
-        let rest = self.bytes.get(self.at..).unwrap_or(&[]);
         // Short runs are the common case: eight bytes at a time in a word
         // (no vector set-up) for the first few words, then a vector search.
-        for (n, word) in rest.chunks_exact(8).take(4).enumerate() {
+        let first_words_end = self.at + 32;
+        while let Some(word) = self
+            .bytes
+            .get(self.at..self.at + 8)
+            .filter(|_| self.at < first_words_end)
+        {
             let mask = string_stop_mask(word);
             if mask != 0 {
-                self.at += n * 8 + (mask.trailing_zeros() / 8) as usize;
+                self.at += (mask.trailing_zeros() / 8) as usize;
                 return;
             }
+            self.at += 8;
         }
-        let checked = (rest.len() / 8).min(4) * 8;
-        let tail = rest.get(checked..).unwrap_or(&[]);
+        let tail = self.bytes.get(self.at..).unwrap_or(&[]);
         let stop = memchr::memchr2(b'"', b'\\', tail).unwrap_or(tail.len());
         let run = tail.get(..stop).unwrap_or(&[]);
         // Branch-free so that it vectorises; a control character is rare.
         let has_control = run.iter().fold(false, |seen, &b| seen | (b < 0x20));
-        self.at += checked
-            + if has_control {
-                run.iter().position(|&b| b < 0x20).unwrap_or(stop)
-            } else {
-                stop
-            };
+        self.at += if has_control {
+            run.iter().position(|&b| b < 0x20).unwrap_or(stop)
+        } else {
+            stop
+        };
     }
 
     /// At a backslash inside a string; reads to the closing quote.
@@ -727,6 +815,21 @@ impl<'a> Parser<'a> {
             float = true;
         }
         let text = self.text.get(start..self.at).unwrap_or("");
+        let integer_digits = text.len() - usize::from(negative);
+        if !float && integer_digits <= 18 {
+            // Cannot overflow: below 10^18 either way.
+            let magnitude = text
+                .bytes()
+                .skip(usize::from(negative))
+                .fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+            return Ok(match (negative, i64::try_from(magnitude)) {
+                (false, _) => Num::Unsigned(magnitude),
+                // `-0` is a float to serde_json.
+                (true, Ok(0)) => Num::Float(-0.0),
+                (true, Ok(m)) => Num::Negative(-m),
+                (true, Err(_)) => return Err(JsonError::Syntax(start)),
+            });
+        }
         if !float {
             if negative {
                 if let Ok(i) = text.parse::<i64>() {

@@ -112,6 +112,7 @@ mod pattern;
 mod router;
 mod schema;
 mod spec;
+mod stream_check;
 mod strip;
 mod validate;
 

@@ -290,6 +290,33 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// A validator that records nothing, for callers that need only the
+    /// verdict of [`Validator::accepts_scalar`].
+    pub(crate) fn quiet(arena: &'a SchemaArena, options: Options) -> Self {
+        Validator {
+            arena,
+            options,
+            path: String::new(),
+            errors: Vec::new(),
+            suppressed: 1,
+            depth: 0,
+            active: Vec::new(),
+            active_base: 0,
+            steps: 0,
+        }
+    }
+
+    /// Whether a scalar satisfies a schema without applicators (`leaf`): its
+    /// value keywords, as [`Validator::validate`] checks them.
+    pub(crate) fn accepts_scalar<'v, I: Instance<'v>>(
+        &mut self,
+        node: &SchemaNode,
+        value: I,
+    ) -> bool {
+        (value.kind() == Kind::Null && node.nullable)
+            || matches!(self.value_keywords(node, value), Keywords::Passed)
+    }
+
     /// Options for the next [`Validator::validate`], keeping the buffers.
     pub(crate) fn set_options(&mut self, options: Options) {
         self.options = options;

@@ -294,7 +294,12 @@ fn check_document(name: &str, operations: usize, webhooks: usize) {
 /// location, generated responses pass and strip exactly what was injected.
 /// Request bodies are validated on a borrowed tree, everything else on a
 /// `serde_json::Value`: both readings must give the same violations.
-fn same_verdict_on_tree_and_value(spec: &ApiSpec, schema: crate::schema::SchemaId, value: &Value) {
+/// Returns whether the one-pass check proved the value valid (strict mode).
+fn same_verdict_on_tree_and_value(
+    spec: &ApiSpec,
+    schema: crate::schema::SchemaId,
+    value: &Value,
+) -> bool {
     use crate::validate::{Direction, Options, Validator};
     let options = Options {
         direction: Direction::Request,
@@ -310,6 +315,29 @@ fn same_verdict_on_tree_and_value(spec: &ApiSpec, schema: crate::schema::SchemaI
     let tree_ok = on_tree.validate(schema, tree.root());
     assert_eq!(value_ok, tree_ok, "{text}");
     assert_eq!(on_value.errors, on_tree.errors, "{text}");
+    // The one-pass check may only ever confirm the full validator's "valid".
+    let streamable = crate::stream_check::Streamable::new(&spec.arena);
+    let mut proven_strict = false;
+    for strict in [true, false] {
+        let options = Options { strict, ..options };
+        let proven = crate::stream_check::proves_valid(
+            &spec.arena,
+            &streamable,
+            schema,
+            text.as_bytes(),
+            options,
+            10_000,
+        );
+        if proven {
+            let mut full = Validator::new(&spec.arena, options);
+            assert!(
+                full.validate(schema, tree.root()),
+                "one pass proved valid what the validator refuses (strict {strict}): {text}"
+            );
+        }
+        proven_strict |= proven && strict;
+    }
+    proven_strict
 }
 
 pub(crate) fn check_spec(name: &str, spec: &Arc<ApiSpec>) {
@@ -318,6 +346,8 @@ pub(crate) fn check_spec(name: &str, spec: &Arc<ApiSpec>) {
     let mut skipped: std::collections::BTreeMap<&str, usize> = Default::default();
     let (mut tried, mut valid_failures, mut mutations, mut mutation_failures) =
         (0, Vec::new(), 0, Vec::new());
+    // Generated JSON bodies, and those the one-pass check proved valid.
+    let (mut bodies, mut proven) = (0usize, 0usize);
     for index in 0..spec.operations.len() {
         let built = match build(&spec, index) {
             Ok(built) => built,
@@ -419,7 +449,10 @@ pub(crate) fn check_spec(name: &str, spec: &Arc<ApiSpec>) {
             continue;
         };
         let (closed, typed) = closed_root(&spec, schema);
-        same_verdict_on_tree_and_value(&spec, schema, &Value::Object(map.clone()));
+        bodies += 1;
+        if same_verdict_on_tree_and_value(&spec, schema, &Value::Object(map.clone())) {
+            proven += 1;
+        }
         let mut extra = map.clone();
         extra.insert("palisade_injected".into(), Value::Bool(true));
         same_verdict_on_tree_and_value(&spec, schema, &Value::Object(extra));
@@ -467,6 +500,7 @@ pub(crate) fn check_spec(name: &str, spec: &Arc<ApiSpec>) {
     if !skipped.is_empty() {
         eprintln!("  not generated: {skipped:?}");
     }
+    eprintln!("  {proven} of {bodies} generated JSON bodies proven valid in one pass");
     let (responses, response_failures) = check_responses(&spec);
     eprintln!(
         "  {responses} responses checked, {} failures",
