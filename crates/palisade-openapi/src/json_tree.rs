@@ -490,6 +490,7 @@ impl<'a> Parser<'a> {
         Err(JsonError::Syntax(self.at))
     }
 
+    #[inline(always)]
     fn skip_whitespace(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.at) {
             self.at += 1;
@@ -577,6 +578,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(always)]
     fn report<S: Sink<'a>>(&self, sink: &mut S, value: Scalar<'a>) -> Result<(), JsonError> {
         if sink.scalar(value) {
             Ok(())
@@ -593,6 +595,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `"key" :` with the whitespace around it.
+    #[inline(always)]
     fn member_key<S: Sink<'a>>(&mut self, sink: &mut S) -> Result<(), JsonError> {
         self.skip_whitespace();
         if self.bytes.get(self.at) != Some(&b'"') {
@@ -625,6 +628,7 @@ impl<'a> Parser<'a> {
     }
 
     /// At the opening quote; leaves `at` past the closing one.
+    #[inline(always)]
     fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.at += 1;
         let start = self.at;
@@ -649,6 +653,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Moves to the next quote, backslash or control character.
+    #[inline(always)]
     fn scan_plain(&mut self) {
         // Short runs are the common case: eight bytes at a time in a word
         // (no vector set-up) for the first few words, then a vector search.
@@ -773,6 +778,7 @@ impl<'a> Parser<'a> {
         self.at - start
     }
 
+    #[inline(always)]
     fn number(&mut self) -> Result<Num, JsonError> {
         let start = self.at;
         let negative = self.bytes.get(self.at) == Some(&b'-');

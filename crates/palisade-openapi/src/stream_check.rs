@@ -177,6 +177,7 @@ struct StreamCheck<'s> {
 impl<'s> StreamCheck<'s> {
     /// The schema the value being read must satisfy: `Ok(None)` when nothing
     /// constrains it, `Err` when the pass cannot go on.
+    #[inline(always)]
     fn schema_of_next(&mut self) -> Result<Option<&'s SchemaNode>, ()> {
         let id = match self.frames.last() {
             Some(Frame { node: None, .. }) => return Ok(None),
@@ -197,6 +198,7 @@ impl<'s> StreamCheck<'s> {
     }
 
     /// Finds a property by name.
+    #[inline(always)]
     fn property(node: &SchemaNode, key: &str) -> Option<usize> {
         let key = key.as_bytes();
         // Short names compared in place: a call to `memcmp` costs more.
@@ -212,6 +214,7 @@ impl<'s> StreamCheck<'s> {
 }
 
 impl<'a, 's> Sink<'a> for StreamCheck<'s> {
+    #[inline(always)]
     fn open(&mut self, object: bool) -> Option<usize> {
         let node = self.schema_of_next().ok()?;
         if let Some(node) = node {
@@ -235,6 +238,7 @@ impl<'a, 's> Sink<'a> for StreamCheck<'s> {
         Some(0)
     }
 
+    #[inline(always)]
     fn key(&mut self, key: Cow<'a, str>) -> bool {
         let direction = self.direction;
         let strict = self.strict;
@@ -282,6 +286,7 @@ impl<'a, 's> Sink<'a> for StreamCheck<'s> {
         }
     }
 
+    #[inline(always)]
     fn scalar(&mut self, value: Scalar<'a>) -> bool {
         match self.schema_of_next() {
             Ok(Some(node)) => self.values.accepts_scalar(node, &value),
@@ -290,6 +295,7 @@ impl<'a, 's> Sink<'a> for StreamCheck<'s> {
         }
     }
 
+    #[inline(always)]
     fn close(&mut self, _opened: usize, object: bool, len: u32) -> bool {
         let Some(frame) = self.frames.pop() else {
             return false;
