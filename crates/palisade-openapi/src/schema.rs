@@ -161,20 +161,83 @@ impl SchemaNode {
             && self.unevaluated == Extra::Unspecified
     }
 
-    /// The target when this node is a bare `$ref`. Every field is named so
-    /// that a new keyword cannot be forgotten here.
+    /// The target when this node is a bare `$ref`.
     fn bare_reference(&self) -> Option<SchemaId> {
+        if self.applicators() == Applicators::Reference && self.no_value_keywords() {
+            self.reference
+        } else {
+            None
+        }
+    }
+
+    /// `anyOf: [S, {type: null}]` (or `oneOf`, either order) and nothing
+    /// else: the way OpenAPI 3.1 documents write a nullable `S`. Returns `S`
+    /// and whether the document wrote `oneOf`.
+    pub(crate) fn null_or(&self, arena: &SchemaArena) -> Option<(SchemaId, bool)> {
+        let (branches, exactly_one) = match self.applicators() {
+            Applicators::AnyOf => (&self.any_of, false),
+            Applicators::OneOf => (&self.one_of, true),
+            _ => return None,
+        };
+        if !self.no_value_keywords() {
+            return None;
+        }
+        match branches.as_slice() {
+            [a, b] if arena.node(*b).accepts_only_null() => Some((*a, exactly_one)),
+            [a, b] if arena.node(*a).accepts_only_null() => Some((*b, exactly_one)),
+            _ => None,
+        }
+    }
+
+    /// `{type: null}` alone.
+    fn accepts_only_null(&self) -> bool {
+        self.types == Some(TypeSet(TypeSet::NULL))
+            && self.applicators() == Applicators::None
+            && SchemaNode {
+                types: None,
+                nullable: false,
+                ..self.clone()
+            }
+            .no_value_keywords()
+    }
+
+    /// Which single applicator keyword the node has, if that is all it has.
+    fn applicators(&self) -> Applicators {
+        let present = [
+            self.reference.is_some(),
+            !self.all_of.is_empty(),
+            !self.any_of.is_empty(),
+            !self.one_of.is_empty(),
+            self.not.is_some(),
+            self.condition.is_some(),
+            self.discriminator.is_some(),
+            self.unevaluated != Extra::Unspecified,
+        ];
+        match present {
+            [false, false, false, false, false, false, false, false] => Applicators::None,
+            [true, false, false, false, false, false, false, false] => Applicators::Reference,
+            [false, false, true, false, false, false, false, false] => Applicators::AnyOf,
+            [false, false, false, true, false, false, false, false] => Applicators::OneOf,
+            _ => Applicators::Other,
+        }
+    }
+
+    /// No keyword other than applicators. Every field is named so that a new
+    /// keyword cannot be forgotten here.
+    fn no_value_keywords(&self) -> bool {
         let SchemaNode {
             never,
             types,
             nullable,
-            reference,
-            all_of,
-            any_of,
-            one_of,
-            not,
-            condition,
-            discriminator,
+            // Applicators: see `applicators`.
+            reference: _,
+            all_of: _,
+            any_of: _,
+            one_of: _,
+            not: _,
+            condition: _,
+            discriminator: _,
+            unevaluated: _,
             enumeration,
             constant,
             minimum,
@@ -200,7 +263,6 @@ impl SchemaNode {
             property_required: _,
             pattern_properties,
             additional,
-            unevaluated,
             property_names,
             min_properties,
             max_properties,
@@ -214,15 +276,9 @@ impl SchemaNode {
             leaf: _,
             alias: _,
         } = self;
-        let bare = !*never
+        !*never
             && types.is_none()
             && !*nullable
-            && all_of.is_empty()
-            && any_of.is_empty()
-            && one_of.is_empty()
-            && not.is_none()
-            && condition.is_none()
-            && discriminator.is_none()
             && enumeration.is_none()
             && constant.is_none()
             && minimum.is_none()
@@ -246,22 +302,31 @@ impl SchemaNode {
             && required.is_empty()
             && pattern_properties.is_empty()
             && *additional == Extra::Unspecified
-            && *unevaluated == Extra::Unspecified
             && property_names.is_none()
             && min_properties.is_none()
             && max_properties.is_none()
             && dependent_required.is_empty()
-            && dependent_schemas.is_empty();
-        if bare {
-            *reference
-        } else {
-            None
-        }
+            && dependent_schemas.is_empty()
     }
 
     pub(crate) fn declares_properties(&self) -> bool {
         !self.properties.is_empty() || !self.pattern_properties.is_empty()
     }
+}
+
+/// The applicator keywords a node has (`$ref`, `allOf`, `anyOf`, `oneOf`,
+/// `not`, `if`, `discriminator`, `unevaluatedProperties`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Applicators {
+    None,
+    /// `$ref` alone.
+    Reference,
+    /// `anyOf` alone.
+    AnyOf,
+    /// `oneOf` alone.
+    OneOf,
+    /// Several, or another one.
+    Other,
 }
 
 /// All compiled schemas of one description.

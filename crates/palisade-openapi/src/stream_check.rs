@@ -12,6 +12,9 @@
 //! the full validator (tree and locations) decides and reports, so findings
 //! are the same whichever path ran. A schema is eligible only when every
 //! schema reachable from it is ([`Streamable`]), decided once per document.
+//! One applicator is followed: `anyOf: [S, {type: null}]`, OpenAPI 3.1's way
+//! of writing a nullable `S` (under `oneOf`, a `null` is left to the full
+//! validator, since `S` may accept it too).
 
 use crate::json_tree::{JsonError, Kind, Num, Parser, Scalar, Sink};
 use crate::schema::{Extra, SchemaArena, SchemaId, SchemaNode, TypeSet};
@@ -29,19 +32,43 @@ const MAX_CHECKED_VALUES: u32 = 100_000;
 #[derive(Debug, Default)]
 pub(crate) struct Streamable {
     eligible: Vec<bool>,
-    /// Each schema's bare-`$ref` chain followed, as the validator does.
-    resolved: Vec<SchemaId>,
+    /// Each schema with its bare `$ref`s and nullable wrappers followed.
+    resolved: Vec<Resolved>,
+}
+
+/// The schema a value is checked against, after bare `$ref`s and nullable
+/// wrappers (`anyOf: [S, {type: null}]`).
+#[derive(Debug, Clone, Copy)]
+struct Resolved {
+    id: SchemaId,
+    null: NullRule,
+}
+
+/// How a `null` value is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NullRule {
+    /// By the schema itself.
+    Schema,
+    /// Valid: an `anyOf` wrapper's null branch accepts it.
+    Valid,
+    /// Left to the full validator: under `oneOf`, the other branch may accept
+    /// `null` too, which would make two branches match.
+    Unproven,
 }
 
 impl Streamable {
     pub(crate) fn new(arena: &SchemaArena) -> Self {
         let count = arena.nodes.len();
+        let resolved: Vec<Resolved> = (0..count)
+            .map(|i| resolve(arena, u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
+        let target = |id: SchemaId| resolved.get(id as usize).map_or(id, |r| r.id);
         let mut eligible: Vec<bool> = arena.nodes.iter().map(on_its_own).collect();
         // Parents of each schema, to carry ineligibility upwards.
         let mut parents: Vec<Vec<u32>> = vec![Vec::new(); count];
         for (parent, node) in arena.nodes.iter().enumerate() {
             for child in children(node) {
-                let child = resolve(arena, child) as usize;
+                let child = target(child) as usize;
                 if let (Some(list), Ok(parent)) = (parents.get_mut(child), u32::try_from(parent)) {
                     list.push(parent);
                 }
@@ -60,19 +87,20 @@ impl Streamable {
                 }
             }
         }
-        let resolved = (0..count)
-            .map(|i| resolve(arena, u32::try_from(i).unwrap_or(u32::MAX)))
-            .collect();
         Streamable { eligible, resolved }
     }
 
-    /// Whether `id` (after following bare `$ref`s) is eligible.
-    pub(crate) fn admits(&self, arena: &SchemaArena, id: SchemaId) -> bool {
-        self.is_eligible(resolve(arena, id))
+    /// Whether `id` (after following bare `$ref`s and nullable wrappers) is
+    /// eligible.
+    pub(crate) fn admits(&self, id: SchemaId) -> bool {
+        self.is_eligible(self.resolve(id).id)
     }
 
-    fn resolve(&self, id: SchemaId) -> SchemaId {
-        self.resolved.get(id as usize).copied().unwrap_or(id)
+    fn resolve(&self, id: SchemaId) -> Resolved {
+        self.resolved.get(id as usize).copied().unwrap_or(Resolved {
+            id,
+            null: NullRule::Schema,
+        })
     }
 
     fn is_eligible(&self, resolved: SchemaId) -> bool {
@@ -110,15 +138,30 @@ fn children(node: &SchemaNode) -> impl Iterator<Item = SchemaId> + '_ {
         .chain(additional)
 }
 
-/// The schema a chain of bare `$ref`s ends at, as the validator follows it.
-fn resolve(arena: &SchemaArena, mut id: SchemaId) -> SchemaId {
+/// Follows bare `$ref`s (as the validator does, at most eight) and nullable
+/// wrappers; the outermost wrapper decides how `null` is judged. A chain
+/// still going after eight steps ends on a wrapper or alias, which is not
+/// eligible.
+fn resolve(arena: &SchemaArena, mut id: SchemaId) -> Resolved {
+    let mut null = NullRule::Schema;
     for _ in 0..8 {
-        match arena.node(id).alias {
-            Some(target) => id = target,
-            None => break,
+        let node = arena.node(id);
+        if let Some(target) = node.alias {
+            id = target;
+        } else if let Some((target, exactly_one)) = node.null_or(arena) {
+            if null == NullRule::Schema {
+                null = if exactly_one {
+                    NullRule::Unproven
+                } else {
+                    NullRule::Valid
+                };
+            }
+            id = target;
+        } else {
+            break;
         }
     }
-    id
+    Resolved { id, null }
 }
 
 /// True when `body` is a JSON document valid against `schema` under
@@ -131,7 +174,7 @@ pub(crate) fn proves_valid(
     options: Options,
     max_depth: usize,
 ) -> bool {
-    if options.coerce || !streamable.admits(arena, schema) {
+    if options.coerce || !streamable.admits(schema) {
         return false;
     }
     let Ok(text) = std::str::from_utf8(body) else {
@@ -175,10 +218,11 @@ struct StreamCheck<'s> {
 }
 
 impl<'s> StreamCheck<'s> {
-    /// The schema the value being read must satisfy: `Ok(None)` when nothing
-    /// constrains it, `Err` when the pass cannot go on.
+    /// The schema the value being read must satisfy and how it judges
+    /// `null`: `Ok(None)` when nothing constrains it, `Err` when the pass
+    /// cannot go on.
     #[inline(always)]
-    fn schema_of_next(&mut self) -> Result<Option<&'s SchemaNode>, ()> {
+    fn schema_of_next(&mut self) -> Result<Option<(&'s SchemaNode, NullRule)>, ()> {
         let id = match self.frames.last() {
             Some(Frame { node: None, .. }) => return Ok(None),
             Some(Frame {
@@ -190,11 +234,11 @@ impl<'s> StreamCheck<'s> {
         };
         let Some(id) = id else { return Ok(None) };
         self.checked += 1;
-        let id = self.streamable.resolve(id);
-        if self.checked > MAX_CHECKED_VALUES || !self.streamable.is_eligible(id) {
+        let resolved = self.streamable.resolve(id);
+        if self.checked > MAX_CHECKED_VALUES || !self.streamable.is_eligible(resolved.id) {
             return Err(());
         }
-        Ok(Some(self.arena.node(id)))
+        Ok(Some((self.arena.node(resolved.id), resolved.null)))
     }
 
     /// Finds a property by name.
@@ -216,7 +260,7 @@ impl<'s> StreamCheck<'s> {
 impl<'a, 's> Sink<'a> for StreamCheck<'s> {
     #[inline(always)]
     fn open(&mut self, object: bool) -> Option<usize> {
-        let node = self.schema_of_next().ok()?;
+        let node = self.schema_of_next().ok()?.map(|(node, _)| node);
         if let Some(node) = node {
             let kind = if object {
                 TypeSet::OBJECT
@@ -289,7 +333,9 @@ impl<'a, 's> Sink<'a> for StreamCheck<'s> {
     #[inline(always)]
     fn scalar(&mut self, value: Scalar<'a>) -> bool {
         match self.schema_of_next() {
-            Ok(Some(node)) => self.values.accepts_scalar(node, &value),
+            Ok(Some((_, NullRule::Valid))) if matches!(value, Scalar::Null) => true,
+            Ok(Some((_, NullRule::Unproven))) if matches!(value, Scalar::Null) => false,
+            Ok(Some((node, _))) => self.values.accepts_scalar(node, &value),
             Ok(None) => true,
             Err(()) => false,
         }
@@ -555,8 +601,8 @@ components:
     fn schemas_with_applicators_are_not_eligible() {
         let spec = spec();
         let streamable = Streamable::new(&spec.arena);
-        assert!(streamable.admits(&spec.arena, body_schema("/things")));
-        assert!(!streamable.admits(&spec.arena, body_schema("/mixed")));
+        assert!(streamable.admits(body_schema("/things")));
+        assert!(!streamable.admits(body_schema("/mixed")));
         assert!(!proves_valid(
             &spec.arena,
             &streamable,
@@ -569,6 +615,79 @@ components:
 
     /// Mostly objects with the required members right, so that the other
     /// keywords decide.
+    /// OpenAPI 3.1 writes a nullable schema as `anyOf`/`oneOf` with a
+    /// `{type: null}` branch.
+    const NULLABLE_31: &str = r##"
+openapi: 3.1.0
+info: {title: t, version: "1"}
+paths:
+  /n:
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema:
+              type: object
+              additionalProperties: false
+              properties:
+                maybe: { anyOf: [ { type: string, maxLength: 3 }, { type: "null" } ] }
+                one: { oneOf: [ { type: "null" }, { $ref: "#/components/schemas/Inner" } ] }
+                loose: { oneOf: [ { type: "null" }, { type: [string, "null"] } ] }
+                nested: { anyOf: [ { anyOf: [ { type: integer }, { type: "null" } ] }, { type: "null" } ] }
+      responses: { "200": { description: ok } }
+components:
+  schemas:
+    Inner: { type: object, properties: { a: { type: integer } }, additionalProperties: false }
+"##;
+
+    #[test]
+    fn nullable_wrappers_are_followed() {
+        let spec = ApiSpec::from_str(NULLABLE_31, Path::new(".")).expect("spec loads");
+        let schema = spec
+            .operations
+            .first()
+            .and_then(|op| op.request_body.as_ref())
+            .and_then(|body| body.contents.first())
+            .and_then(|content| content.schema)
+            .expect("body schema");
+        let streamable = Streamable::new(&spec.arena);
+        assert!(streamable.admits(schema));
+        let verdicts = |text: &str| {
+            let proven = proves_valid(
+                &spec.arena,
+                &streamable,
+                schema,
+                text.as_bytes(),
+                options(true),
+                64,
+            );
+            let tree = JsonTree::parse(text, 64).expect("test bodies are JSON");
+            let valid = Validator::new(&spec.arena, options(true)).validate(schema, tree.root());
+            (proven, valid)
+        };
+        for text in [
+            r#"{"maybe":null}"#,
+            r#"{"maybe":"abc"}"#,
+            r#"{"one":{"a":1}}"#,
+            r#"{"loose":"x"}"#,
+            r#"{"nested":null}"#,
+            r#"{"nested":5}"#,
+        ] {
+            assert_eq!(verdicts(text), (true, true), "{text}");
+        }
+        for text in [
+            r#"{"maybe":"abcd"}"#,
+            r#"{"maybe":1}"#,
+            r#"{"one":{"b":1}}"#,
+            r#"{"loose":null}"#,
+            r#"{"nested":"x"}"#,
+        ] {
+            assert_eq!(verdicts(text), (false, false), "{text}");
+        }
+        // Valid, but under `oneOf` a null is left to the full validator.
+        assert_eq!(verdicts(r#"{"one":null}"#), (false, true));
+    }
+
     fn arb_body() -> impl Strategy<Value = Value> {
         (
             1i64..1001,
