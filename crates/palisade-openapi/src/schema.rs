@@ -170,21 +170,41 @@ impl SchemaNode {
         }
     }
 
-    /// `anyOf: [S, {type: null}]` (or `oneOf`, either order) and nothing
-    /// else: the way OpenAPI 3.1 documents write a nullable `S`. Returns `S`
-    /// and whether the document wrote `oneOf`.
-    pub(crate) fn null_or(&self, arena: &SchemaArena) -> Option<(SchemaId, bool)> {
-        let (branches, exactly_one) = match self.applicators() {
-            Applicators::AnyOf => (&self.any_of, false),
-            Applicators::OneOf => (&self.one_of, true),
-            _ => return None,
-        };
-        if !self.no_value_keywords() {
-            return None;
-        }
-        match branches.as_slice() {
-            [a, b] if arena.node(*b).accepts_only_null() => Some((*a, exactly_one)),
-            [a, b] if arena.node(*a).accepts_only_null() => Some((*b, exactly_one)),
+    /// When the node only wraps one other schema: `allOf: [S]` (with or
+    /// without OpenAPI 3.0's `nullable`), or `anyOf`/`oneOf: [S, {type: null}]`
+    /// in either order, OpenAPI 3.1's way of writing a nullable `S`.
+    pub(crate) fn wrapper(&self, arena: &SchemaArena) -> Option<Wrapper> {
+        match self.applicators() {
+            Applicators::AllOf => {
+                let [target] = self.all_of.as_slice() else {
+                    return None;
+                };
+                let rest = SchemaNode {
+                    nullable: false,
+                    ..self.clone()
+                };
+                rest.no_value_keywords().then_some(Wrapper::AllOf {
+                    target: *target,
+                    nullable: self.nullable,
+                })
+            }
+            Applicators::AnyOf | Applicators::OneOf if self.no_value_keywords() => {
+                let (branches, exactly_one) = if self.one_of.is_empty() {
+                    (&self.any_of, false)
+                } else {
+                    (&self.one_of, true)
+                };
+                let target = match branches.as_slice() {
+                    [a, b] if arena.node(*b).accepts_only_null() => *a,
+                    [a, b] if arena.node(*a).accepts_only_null() => *b,
+                    _ => return None,
+                };
+                Some(if exactly_one {
+                    Wrapper::OneOfNull(target)
+                } else {
+                    Wrapper::AnyOfNull(target)
+                })
+            }
             _ => None,
         }
     }
@@ -216,6 +236,7 @@ impl SchemaNode {
         match present {
             [false, false, false, false, false, false, false, false] => Applicators::None,
             [true, false, false, false, false, false, false, false] => Applicators::Reference,
+            [false, true, false, false, false, false, false, false] => Applicators::AllOf,
             [false, false, true, false, false, false, false, false] => Applicators::AnyOf,
             [false, false, false, true, false, false, false, false] => Applicators::OneOf,
             _ => Applicators::Other,
@@ -314,6 +335,19 @@ impl SchemaNode {
     }
 }
 
+/// A schema that only wraps another: see [`SchemaNode::wrapper`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wrapper {
+    /// `allOf: [target]`; with `nullable: true`, `null` is valid whatever
+    /// `target` says.
+    AllOf { target: SchemaId, nullable: bool },
+    /// `anyOf: [target, {type: null}]`: `null` is valid.
+    AnyOfNull(SchemaId),
+    /// `oneOf: [target, {type: null}]`: `null` is valid only if `target`
+    /// refuses it.
+    OneOfNull(SchemaId),
+}
+
 /// The applicator keywords a node has (`$ref`, `allOf`, `anyOf`, `oneOf`,
 /// `not`, `if`, `discriminator`, `unevaluatedProperties`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,6 +355,8 @@ enum Applicators {
     None,
     /// `$ref` alone.
     Reference,
+    /// `allOf` alone.
+    AllOf,
     /// `anyOf` alone.
     AnyOf,
     /// `oneOf` alone.

@@ -12,12 +12,13 @@
 //! the full validator (tree and locations) decides and reports, so findings
 //! are the same whichever path ran. A schema is eligible only when every
 //! schema reachable from it is ([`Streamable`]), decided once per document.
-//! One applicator is followed: `anyOf: [S, {type: null}]`, OpenAPI 3.1's way
-//! of writing a nullable `S` (under `oneOf`, a `null` is left to the full
-//! validator, since `S` may accept it too).
+//! Wrappers of one schema are followed like a bare `$ref`: `allOf: [S]`
+//! (with OpenAPI 3.0's `nullable` or without) and `anyOf: [S, {type: null}]`,
+//! OpenAPI 3.1's way of writing a nullable `S` (under `oneOf`, a `null` is
+//! left to the full validator, since `S` may accept it too).
 
 use crate::json_tree::{JsonError, Kind, Num, Parser, Scalar, Sink};
-use crate::schema::{Extra, SchemaArena, SchemaId, SchemaNode, TypeSet};
+use crate::schema::{Extra, SchemaArena, SchemaId, SchemaNode, TypeSet, Wrapper};
 use crate::validate::{Direction, Instance, Options, Validator};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -138,8 +139,9 @@ fn children(node: &SchemaNode) -> impl Iterator<Item = SchemaId> + '_ {
         .chain(additional)
 }
 
-/// Follows bare `$ref`s (as the validator does, at most eight) and nullable
-/// wrappers; the outermost wrapper decides how `null` is judged. A chain
+/// Follows bare `$ref`s (as the validator does, at most eight) and wrappers
+/// (`allOf: [S]`, nullable `anyOf`/`oneOf`); the outermost wrapper that
+/// says anything about `null` decides how it is judged. A chain
 /// still going after eight steps ends on a wrapper or alias, which is not
 /// eligible.
 fn resolve(arena: &SchemaArena, mut id: SchemaId) -> Resolved {
@@ -148,18 +150,25 @@ fn resolve(arena: &SchemaArena, mut id: SchemaId) -> Resolved {
         let node = arena.node(id);
         if let Some(target) = node.alias {
             id = target;
-        } else if let Some((target, exactly_one)) = node.null_or(arena) {
-            if null == NullRule::Schema {
-                null = if exactly_one {
-                    NullRule::Unproven
-                } else {
-                    NullRule::Valid
-                };
-            }
-            id = target;
-        } else {
-            break;
+            continue;
         }
+        let (target, rule) = match node.wrapper(arena) {
+            Some(Wrapper::AllOf {
+                target,
+                nullable: true,
+            })
+            | Some(Wrapper::AnyOfNull(target)) => (target, NullRule::Valid),
+            Some(Wrapper::AllOf {
+                target,
+                nullable: false,
+            }) => (target, NullRule::Schema),
+            Some(Wrapper::OneOfNull(target)) => (target, NullRule::Unproven),
+            None => break,
+        };
+        if null == NullRule::Schema {
+            null = rule;
+        }
+        id = target;
     }
     Resolved { id, null }
 }
@@ -474,6 +483,15 @@ components:
             on: { type: boolean }
           additionalProperties: false
         children: { type: array, items: { $ref: "#/components/schemas/Thing" } }
+        owner: { allOf: [ { $ref: "#/components/schemas/Owner" } ], nullable: true, description: x }
+        audit: { allOf: [ { $ref: "#/components/schemas/Owner" } ], readOnly: true }
+        boss: { allOf: [ { $ref: "#/components/schemas/Owner" } ] }
+    Owner:
+      type: object
+      required: [id]
+      properties:
+        id: { type: integer }
+      additionalProperties: false
 "##;
 
     fn spec() -> &'static ApiSpec {
@@ -532,6 +550,8 @@ components:
             r#"{"id":2,"name":"xy","meta":{"on":true,"a":false},"closed":{"on":false}}"#,
             r#"{"id":2,"name":"xy","children":[{"id":3,"name":"zz","children":[]}]}"#,
             r#"{"id":2,"name":"x\u0079","id":3}"#,
+            r#"{"id":2,"name":"xy","owner":null}"#,
+            r#"{"id":2,"name":"xy","owner":{"id":7}}"#,
             " {\"id\" : 2 ,\n\t\"name\":\"xy\" } ",
         ] {
             assert_eq!(full(text, true), Some(true), "{text}");
@@ -562,6 +582,10 @@ components:
             r#"{"id":1,"name":"ab","closed":{"off":true}}"#,
             r#"{"id":1,"name":"ab","children":[{"id":1}]}"#,
             r#"{"id":1,"name":"ab","unknown":1}"#,
+            r#"{"id":1,"name":"ab","owner":{"id":"7"}}"#,
+            r#"{"id":1,"name":"ab","owner":{}}"#,
+            r#"{"id":1,"name":"ab","audit":{"id":7}}"#,
+            r#"{"id":1,"name":"ab","boss":null}"#,
             r#"[{"id":1,"name":"ab"}]"#,
             r#"{"id":1,"name":"ab",}"#,
             r#"{"id":1,"name":"ab"} x"#,
@@ -726,6 +750,10 @@ components:
             Just("meta".to_owned()),
             Just("on".to_owned()),
             Just("children".to_owned()),
+            Just("closed".to_owned()),
+            Just("owner".to_owned()),
+            Just("audit".to_owned()),
+            Just("boss".to_owned()),
             "[a-z]{1,3}",
         ]
     }
