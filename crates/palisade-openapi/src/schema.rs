@@ -163,7 +163,9 @@ impl SchemaNode {
 
     /// The target when this node is a bare `$ref`.
     fn bare_reference(&self) -> Option<SchemaId> {
-        if self.applicators() == Applicators::Reference && self.no_value_keywords() {
+        if self.applicators() == Applicators::Reference
+            && self.no_value_keywords_but(Besides::Nothing)
+        {
             self.reference
         } else {
             None
@@ -179,16 +181,15 @@ impl SchemaNode {
                 let [target] = self.all_of.as_slice() else {
                     return None;
                 };
-                let rest = SchemaNode {
-                    nullable: false,
-                    ..self.clone()
-                };
-                rest.no_value_keywords().then_some(Wrapper::AllOf {
-                    target: *target,
-                    nullable: self.nullable,
-                })
+                self.no_value_keywords_but(Besides::Nullable)
+                    .then_some(Wrapper::AllOf {
+                        target: *target,
+                        nullable: self.nullable,
+                    })
             }
-            Applicators::AnyOf | Applicators::OneOf if self.no_value_keywords() => {
+            Applicators::AnyOf | Applicators::OneOf
+                if self.no_value_keywords_but(Besides::Nothing) =>
+            {
                 let (branches, exactly_one) = if self.one_of.is_empty() {
                     (&self.any_of, false)
                 } else {
@@ -213,12 +214,7 @@ impl SchemaNode {
     fn accepts_only_null(&self) -> bool {
         self.types == Some(TypeSet(TypeSet::NULL))
             && self.applicators() == Applicators::None
-            && SchemaNode {
-                types: None,
-                nullable: false,
-                ..self.clone()
-            }
-            .no_value_keywords()
+            && self.no_value_keywords_but(Besides::TypeAndNullable)
     }
 
     /// Which single applicator keyword the node has, if that is all it has.
@@ -243,9 +239,9 @@ impl SchemaNode {
         }
     }
 
-    /// No keyword other than applicators. Every field is named so that a new
-    /// keyword cannot be forgotten here.
-    fn no_value_keywords(&self) -> bool {
+    /// No keyword other than applicators and those `besides` allows. Every
+    /// field is named so that a new keyword cannot be forgotten here.
+    fn no_value_keywords_but(&self, besides: Besides) -> bool {
         let SchemaNode {
             never,
             types,
@@ -298,8 +294,8 @@ impl SchemaNode {
             alias: _,
         } = self;
         !*never
-            && types.is_none()
-            && !*nullable
+            && (types.is_none() || besides == Besides::TypeAndNullable)
+            && (!*nullable || besides != Besides::Nothing)
             && enumeration.is_none()
             && constant.is_none()
             && minimum.is_none()
@@ -333,6 +329,14 @@ impl SchemaNode {
     pub(crate) fn declares_properties(&self) -> bool {
         !self.properties.is_empty() || !self.pattern_properties.is_empty()
     }
+}
+
+/// Value keywords a node may have and still count as keyword-free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Besides {
+    Nothing,
+    Nullable,
+    TypeAndNullable,
 }
 
 /// A schema that only wraps another: see [`SchemaNode::wrapper`].
