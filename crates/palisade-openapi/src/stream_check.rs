@@ -17,10 +17,9 @@
 //! OpenAPI 3.1's way of writing a nullable `S` (under `oneOf`, a `null` is
 //! left to the full validator, since `S` may accept it too).
 
-use crate::json_tree::{JsonError, Kind, Num, Parser, Scalar, Sink};
+use crate::json_tree::{JsonError, Parser, Scalar, Sink};
 use crate::schema::{Extra, SchemaArena, SchemaId, SchemaNode, TypeSet, Wrapper};
-use crate::validate::{Direction, Instance, Options, Validator};
-use serde_json::Value;
+use crate::validate::{Direction, Options, Validator};
 use std::borrow::Cow;
 
 /// Values checked against a schema before the pass gives up: far below the
@@ -371,64 +370,13 @@ impl<'a, 's> Sink<'a> for StreamCheck<'s> {
     }
 }
 
-impl<'v> Instance<'v> for &'v Scalar<'_> {
-    fn kind(self) -> Kind {
-        match self {
-            Scalar::Null => Kind::Null,
-            Scalar::Bool(_) => Kind::Bool,
-            Scalar::Number(_) => Kind::Number,
-            Scalar::String(_) => Kind::String,
-        }
-    }
-    fn as_str(self) -> Option<&'v str> {
-        match self {
-            Scalar::String(s) => Some(s.as_ref()),
-            _ => None,
-        }
-    }
-    fn as_bool(self) -> Option<bool> {
-        match self {
-            Scalar::Bool(b) => Some(*b),
-            _ => None,
-        }
-    }
-    fn as_num(self) -> Option<Num> {
-        match self {
-            Scalar::Number(n) => Some(*n),
-            _ => None,
-        }
-    }
-    fn len(self) -> usize {
-        0
-    }
-    fn items(self) -> impl Iterator<Item = Self> {
-        std::iter::empty()
-    }
-    fn entries(self) -> impl Iterator<Item = (&'v str, Self)> {
-        std::iter::empty()
-    }
-    fn get(self, _key: &str) -> Option<Self> {
-        None
-    }
-    fn as_value(self) -> Option<&'v Value> {
-        None
-    }
-    fn to_value(self) -> Value {
-        match self {
-            Scalar::Null => Value::Null,
-            Scalar::Bool(b) => Value::Bool(*b),
-            Scalar::Number(n) => n.to_value(),
-            Scalar::String(s) => Value::String(s.as_ref().to_owned()),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::json_tree::JsonTree;
     use crate::spec::ApiSpec;
     use proptest::prelude::*;
+    use serde_json::Value;
     use std::path::Path;
     use std::sync::OnceLock;
 

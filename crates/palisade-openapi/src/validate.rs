@@ -16,7 +16,7 @@
 //! were written at that location. Free-form objects (no declared properties)
 //! stay free-form.
 
-use crate::json_tree::{JsonRef, Kind, Num};
+use crate::json_tree::{JsonRef, Kind, Num, Scalar};
 use crate::schema::{Extra, SchemaArena, SchemaId, SchemaNode, TypeSet};
 use serde_json::{Map, Value};
 
@@ -119,6 +119,58 @@ impl<'v> Instance<'v> for JsonRef<'v> {
     }
     fn to_value(self) -> Value {
         JsonRef::to_value(self)
+    }
+}
+
+impl<'v> Instance<'v> for &'v Scalar<'_> {
+    fn kind(self) -> Kind {
+        match self {
+            Scalar::Null => Kind::Null,
+            Scalar::Bool(_) => Kind::Bool,
+            Scalar::Number(_) => Kind::Number,
+            Scalar::String(_) => Kind::String,
+        }
+    }
+    fn as_str(self) -> Option<&'v str> {
+        match self {
+            Scalar::String(s) => Some(s.as_ref()),
+            _ => None,
+        }
+    }
+    fn as_bool(self) -> Option<bool> {
+        match self {
+            Scalar::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    fn as_num(self) -> Option<Num> {
+        match self {
+            Scalar::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+    fn len(self) -> usize {
+        0
+    }
+    fn items(self) -> impl Iterator<Item = Self> {
+        std::iter::empty()
+    }
+    fn entries(self) -> impl Iterator<Item = (&'v str, Self)> {
+        std::iter::empty()
+    }
+    fn get(self, _key: &str) -> Option<Self> {
+        None
+    }
+    fn as_value(self) -> Option<&'v Value> {
+        None
+    }
+    fn to_value(self) -> Value {
+        match self {
+            Scalar::Null => Value::Null,
+            Scalar::Bool(b) => Value::Bool(*b),
+            Scalar::Number(n) => n.to_value(),
+            Scalar::String(s) => Value::String(s.as_ref().to_owned()),
+        }
     }
 }
 
