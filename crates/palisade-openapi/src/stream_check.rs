@@ -17,7 +17,7 @@
 //! OpenAPI 3.1's way of writing a nullable `S` (under `oneOf`, a `null` is
 //! left to the full validator, since `S` may accept it too).
 
-use crate::json_tree::{JsonError, Parser, Scalar, Sink};
+use crate::json_tree::{Parser, Scalar, Sink};
 use crate::schema::{Extra, SchemaArena, SchemaId, SchemaNode, TypeSet, Wrapper};
 use crate::validate::{Direction, Options, Validator};
 use std::borrow::Cow;
@@ -198,8 +198,7 @@ pub(crate) fn proves_valid(
         next: Some(schema),
         checked: 0,
     };
-    let parsed: Result<(), JsonError> = Parser::new(text).document(max_depth, &mut check);
-    parsed.is_ok()
+    Parser::new(text).document(max_depth, &mut check).is_ok()
 }
 
 /// One open container.
