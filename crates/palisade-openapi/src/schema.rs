@@ -150,15 +150,7 @@ impl SchemaNode {
     }
 
     fn is_leaf(&self) -> bool {
-        !self.never
-            && self.reference.is_none()
-            && self.all_of.is_empty()
-            && self.any_of.is_empty()
-            && self.one_of.is_empty()
-            && self.not.is_none()
-            && self.condition.is_none()
-            && self.discriminator.is_none()
-            && self.unevaluated == Extra::Unspecified
+        !self.never && self.applicators() == Applicators::None
     }
 
     /// The target when this node is a bare `$ref`.

@@ -112,10 +112,9 @@ impl Streamable {
 }
 
 /// Keywords this pass checks by itself; anything else needs the full validator.
+/// (`leaf` already rules out `false` schemas, bare `$ref`s and applicators.)
 fn on_its_own(node: &SchemaNode) -> bool {
     node.leaf
-        && !node.never
-        && node.alias.is_none()
         && node.pattern_properties.is_empty()
         && node.property_names.is_none()
         && node.dependent_required.is_empty()
