@@ -136,13 +136,16 @@ impl SchemaNode {
             .map(|(_, id)| *id)
     }
 
+    #[inline(always)]
     pub(crate) fn property_index(&self, name: &str) -> Option<usize> {
-        if self.properties.len() <= 12 {
-            // Comparing lengths first skips most byte comparisons.
-            return self
-                .properties
-                .iter()
-                .position(|(key, _)| key.len() == name.len() && key.as_ref() == name);
+        if self.properties.len() <= 16 {
+            // Comparing lengths first skips most byte comparisons, and the
+            // short names left are compared in place: a call to `memcmp`
+            // costs more.
+            let name = name.as_bytes();
+            return self.properties.iter().position(|(key, _)| {
+                key.len() == name.len() && key.bytes().zip(name).all(|(a, &b)| a == b)
+            });
         }
         self.properties
             .binary_search_by(|(key, _)| key.as_ref().cmp(name))

@@ -32,12 +32,12 @@ const MAX_CHECKED_VALUES: u32 = 100_000;
 #[derive(Debug, Default)]
 pub(crate) struct Streamable {
     eligible: Vec<bool>,
-    /// Each schema with its bare `$ref`s and nullable wrappers followed.
+    /// Each schema with its bare `$ref`s and wrappers followed.
     resolved: Vec<Resolved>,
 }
 
-/// The schema a value is checked against, after bare `$ref`s and nullable
-/// wrappers (`anyOf: [S, {type: null}]`).
+/// The schema a value is checked against, after bare `$ref`s and wrappers
+/// (`allOf: [S]`, `anyOf: [S, {type: null}]`...).
 #[derive(Debug, Clone, Copy)]
 struct Resolved {
     id: SchemaId,
@@ -90,8 +90,7 @@ impl Streamable {
         Streamable { eligible, resolved }
     }
 
-    /// Whether `id` (after following bare `$ref`s and nullable wrappers) is
-    /// eligible.
+    /// Whether `id` (after following bare `$ref`s and wrappers) is eligible.
     pub(crate) fn admits(&self, id: SchemaId) -> bool {
         self.is_eligible(self.resolve(id).id)
     }
@@ -246,21 +245,6 @@ impl<'s> StreamCheck<'s> {
         }
         Ok(Some((self.arena.node(resolved.id), resolved.null)))
     }
-
-    /// Finds a property by name.
-    #[inline(always)]
-    fn property(node: &SchemaNode, key: &str) -> Option<usize> {
-        let key = key.as_bytes();
-        // Short names compared in place: a call to `memcmp` costs more.
-        let same =
-            |name: &str| name.len() == key.len() && name.bytes().zip(key).all(|(a, &b)| a == b);
-        if node.properties.len() <= 16 {
-            return node.properties.iter().position(|(name, _)| same(name));
-        }
-        std::str::from_utf8(key)
-            .ok()
-            .and_then(|key| node.property_index(key))
-    }
 }
 
 impl<'a, 's> Sink<'a> for StreamCheck<'s> {
@@ -299,7 +283,7 @@ impl<'a, 's> Sink<'a> for StreamCheck<'s> {
             self.next = None;
             return true;
         };
-        if let Some(index) = Self::property(node, &key) {
+        if let Some(index) = node.property_index(&key) {
             let Some(&(_, child)) = node.properties.get(index) else {
                 return false;
             };
